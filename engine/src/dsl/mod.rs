@@ -1,0 +1,22 @@
+//! The typed DSL: [`StreamsBuilder`], [`KStream`], [`KTable`], [`GlobalKTable`],
+//! [`KGroupedStream`] and their options. Every call adds nodes to one logical graph (see
+//! `graph`); `StreamsBuilder::build` validates it. Calls never fail on their own: problems are
+//! collected and reported by `build()`, each naming the call that caused it.
+
+mod builder;
+mod grouped;
+mod kstream;
+mod ktable;
+mod options;
+
+pub use builder::StreamsBuilder;
+pub use grouped::KGroupedStream;
+pub use kstream::{BranchedKStream, KStream};
+pub use ktable::{GlobalKTable, KTable};
+pub use options::{Consumed, Grouped, Materialized, Produced, Repartitioned};
+
+/// What a key or value type of the DSL must be: cloneable (a record forwarded to several
+/// children is cloned) and sendable to a stream thread.
+pub trait Datum: Clone + Send + 'static {}
+
+impl<T: Clone + Send + 'static> Datum for T {}

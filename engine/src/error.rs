@@ -1,0 +1,97 @@
+//! The engine's one error type, [`StreamsError`], and [`ErrorKind`], which tells the runtime what
+//! to do with an error (fail, retry, move the task, restore it).
+
+use std::fmt;
+
+use weir_state::StateError;
+
+/// A boxed error from a serde, a user function or a library the engine calls.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What the runtime does with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Stop the worker with a clear message.
+    Fatal,
+    /// Try again (broker unavailable, timeouts).
+    Retriable,
+    /// A bad record: hand it to the configured error handler.
+    Record,
+    /// The task's state can no longer be trusted: wipe and restore it.
+    Corrupted,
+}
+
+/// Every error weir's engine reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamsError {
+    /// A topology failed validation in `StreamsBuilder::build`.
+    #[error("invalid topology: {0}")]
+    InvalidTopology(String),
+
+    /// A key or value could not be serialized for `topic`.
+    #[error("cannot serialize {what} for topic `{topic}`: {source}")]
+    Serialize { topic: String, what: KeyOrValue, source: BoxError },
+
+    /// A key or value read from `topic` could not be deserialized.
+    #[error("cannot deserialize {what} from topic `{topic}`: {source}")]
+    Deserialize { topic: String, what: KeyOrValue, source: BoxError },
+
+    /// A serde could not be built (e.g. an unreadable or invalid Avro schema file).
+    #[error("cannot create serde: {0}")]
+    SerdeSetup(String),
+
+    /// A processor failed on a record.
+    #[error("processor `{processor}` failed: {source}")]
+    Process { processor: String, source: BoxError },
+
+    /// A state store operation failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+
+    /// A store that the topology does not declare, or of another type, was asked for.
+    #[error("unknown state store `{0}`")]
+    UnknownStore(String),
+
+    /// A bug in weir (e.g. a record of an unexpected type between two nodes).
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    /// A record was piped or consumed from a topic no source reads.
+    #[error("no source reads topic `{0}`")]
+    UnknownTopic(String),
+}
+
+/// Which half of a record a serde error concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrValue {
+    Key,
+    Value,
+}
+
+impl fmt::Display for KeyOrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyOrValue::Key => "key",
+            KeyOrValue::Value => "value",
+        })
+    }
+}
+
+impl StreamsError {
+    /// What the runtime should do about this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StreamsError::Serialize { .. }
+            | StreamsError::Deserialize { .. }
+            | StreamsError::Process { .. } => ErrorKind::Record,
+            StreamsError::State(e) => match e.kind() {
+                weir_state::ErrorKind::Corrupted => ErrorKind::Corrupted,
+                weir_state::ErrorKind::Retriable => ErrorKind::Retriable,
+                _ => ErrorKind::Fatal,
+            },
+            _ => ErrorKind::Fatal,
+        }
+    }
+}

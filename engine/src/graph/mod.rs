@@ -1,0 +1,87 @@
+//! The logical graph the DSL builds, its validation, and the [`Topology`] that comes out of it.
+//!
+//! Owns: node and store definitions ([`GraphNode`], [`StoreDef`]), splitting nodes into
+//! sub-topologies (connected by edges or by a shared store; repartition topics cut them), the
+//! checks `build()` runs, and `describe()`. Does not own: running nodes (see `runtime`).
+
+mod describe;
+mod topology;
+
+use std::any::Any;
+use std::sync::Arc;
+
+pub use topology::{SubTopology, Topology};
+
+use crate::error::StreamsError;
+use crate::runtime::node::{Boxed, Node};
+
+/// Creates one instance of a node for one task.
+pub(crate) type NodeFactory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
+
+/// Decodes the raw key and value of a source topic record into boxed DSL types.
+///
+/// `Ok(None)` means "skip this record" (a null key on a stream that cannot carry one).
+pub(crate) trait SourceDecoder: Send + Sync {
+    fn decode(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<Option<(Boxed, Option<Boxed>)>, StreamsError>;
+}
+
+/// Where a sink writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SinkTopic {
+    Fixed(String),
+    /// Chosen per record by a topic extractor.
+    Dynamic,
+}
+
+#[derive(Clone)]
+pub(crate) enum NodeKind {
+    Source { topics: Vec<String>, decoder: Arc<dyn SourceDecoder> },
+    Processor,
+    Sink { topic: SinkTopic },
+}
+
+/// One node of the logical graph.
+#[derive(Clone)]
+pub(crate) struct GraphNode {
+    pub name: String,
+    pub kind: NodeKind,
+    pub parents: Vec<usize>,
+    pub stores: Vec<String>,
+    pub factory: NodeFactory,
+}
+
+/// A state store a topology declares.
+#[derive(Clone)]
+pub(crate) struct StoreDef {
+    pub name: String,
+    /// Global stores are filled from `source_topic` by the global thread, read by every task.
+    pub global: bool,
+    /// For global stores: the topic that is both their input and their changelog.
+    pub source_topic: Option<String>,
+    /// Whether writes go to `{application}-{name}-changelog`.
+    pub logged: bool,
+    pub key_serde: &'static str,
+    pub value_serde: &'static str,
+    /// `(SerdeRef<K>, SerdeRef<V>)` for typed access, erased.
+    pub serdes: Arc<dyn Any + Send + Sync>,
+}
+
+/// The global source of a global store: the topic, and the two node names `describe` prints.
+#[derive(Clone, Debug)]
+pub(crate) struct GlobalDef {
+    pub topic: String,
+    pub store: String,
+    pub source_name: String,
+    pub processor_name: String,
+}
+
+/// Topics whose partitions must line up (same count) because a task joins them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopartitionGroup {
+    pub topics: Vec<String>,
+}

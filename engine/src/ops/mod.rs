@@ -1,0 +1,30 @@
+//! The built-in processor nodes the DSL wires up: sources and sinks, stateless operators, table
+//! operators, joins and aggregations. Each is a [`Node`](crate::runtime::node::Node) over the
+//! concrete types its DSL call fixed; user functions are `Arc`'d so every task shares them.
+
+pub(crate) mod aggregate;
+pub(crate) mod join;
+pub(crate) mod source_sink;
+pub(crate) mod stateless;
+pub(crate) mod table;
+
+use crate::error::{KeyOrValue, StreamsError};
+
+/// Re-labels a serde error as concerning the key.
+pub(crate) fn as_key(e: StreamsError) -> StreamsError {
+    match e {
+        StreamsError::Serialize { topic, source, .. } => {
+            StreamsError::Serialize { topic, what: KeyOrValue::Key, source }
+        }
+        StreamsError::Deserialize { topic, source, .. } => {
+            StreamsError::Deserialize { topic, what: KeyOrValue::Key, source }
+        }
+        other => other,
+    }
+}
+
+/// Counts a record an operator dropped because it could not apply to it (null key or value).
+pub(crate) fn count_skipped(node: &str, reason: &'static str) {
+    metrics::counter!("weir_skipped_records_total", "processor" => node.to_owned(), "reason" => reason)
+        .increment(1);
+}

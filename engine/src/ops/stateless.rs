@@ -1,0 +1,171 @@
+//! Stateless operators: filter, map, map_values, flat_map, flat_map_values, select_key, peek,
+//! branch. Null values (tombstones) pass through operators that keep the key without calling
+//! user code; operators that need the value to compute a key drop them and count the drop.
+
+use std::sync::Arc;
+
+use super::count_skipped;
+use crate::error::StreamsError;
+use crate::runtime::node::{Boxed, Ctx, Msg, Node, peek, take};
+
+pub(crate) type Pred<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
+
+/// Keeps records whose predicate equals `keep`.
+pub(crate) struct Filter<K, V> {
+    pub pred: Pred<K, V>,
+    pub keep: bool,
+}
+
+impl<K: 'static, V: 'static> Node for Filter<K, V> {
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let pass = match &msg.value {
+            Some(v) => (self.pred)(peek::<K>(&msg.key)?, peek::<V>(v)?) == self.keep,
+            None => true,
+        };
+        if pass {
+            ctx.forward(msg)
+        } else {
+            metrics::counter!("weir_dropped_records_total", "processor" => ctx.node_name().to_owned())
+                .increment(1);
+            Ok(())
+        }
+    }
+}
+
+/// Replaces the value.
+pub(crate) struct MapValues<K, V, V2> {
+    pub f: Arc<dyn Fn(&K, V) -> V2 + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static, V2: Clone + Send + 'static> Node for MapValues<K, V, V2> {
+    fn process(&mut self, ctx: &mut Ctx<'_>, mut msg: Msg) -> Result<(), StreamsError> {
+        if let Some(v) = msg.value.take() {
+            let v2 = (self.f)(peek::<K>(&msg.key)?, take::<V>(v)?);
+            msg.value = Some(Box::new(v2));
+        }
+        ctx.forward(msg)
+    }
+}
+
+/// Replaces key and value.
+pub(crate) struct Map<K, V, K2, V2> {
+    pub f: Arc<dyn Fn(K, V) -> (K2, V2) + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'static> Node
+    for Map<K, V, K2, V2>
+{
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let Some(v) = msg.value else {
+            count_skipped(ctx.node_name(), "null_value");
+            return Ok(());
+        };
+        let (k2, v2) = (self.f)(take::<K>(msg.key)?, take::<V>(v)?);
+        ctx.forward(Msg { key: Box::new(k2), value: Some(Box::new(v2)), ..msg })
+    }
+}
+
+/// Replaces the key, computed from key and value.
+pub(crate) struct SelectKey<K, V, K2> {
+    pub f: Arc<dyn Fn(&K, &V) -> K2 + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static, K2: Clone + Send + 'static> Node for SelectKey<K, V, K2> {
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let Some(v) = &msg.value else {
+            count_skipped(ctx.node_name(), "null_value");
+            return Ok(());
+        };
+        let k2 = (self.f)(peek::<K>(&msg.key)?, peek::<V>(v)?);
+        ctx.forward(Msg { key: Box::new(k2), ..msg })
+    }
+}
+
+/// Zero or more records per record.
+pub(crate) struct FlatMap<K, V, K2, V2> {
+    pub f: Arc<dyn Fn(K, V) -> Vec<(K2, V2)> + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'static> Node
+    for FlatMap<K, V, K2, V2>
+{
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let Some(v) = msg.value else {
+            count_skipped(ctx.node_name(), "null_value");
+            return Ok(());
+        };
+        for (k2, v2) in (self.f)(take::<K>(msg.key)?, take::<V>(v)?) {
+            let out = Msg {
+                key: Box::new(k2),
+                value: Some(Box::new(v2)),
+                timestamp: msg.timestamp,
+                headers: msg.headers.clone(),
+            };
+            ctx.forward(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Zero or more values per record, same key.
+pub(crate) struct FlatMapValues<K, V, V2> {
+    pub f: Arc<dyn Fn(&K, V) -> Vec<V2> + Send + Sync>,
+}
+
+impl<K: Clone + Send + 'static, V: 'static, V2: Clone + Send + 'static> Node
+    for FlatMapValues<K, V, V2>
+{
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let Some(v) = msg.value else {
+            return ctx.forward(Msg { value: None, ..msg });
+        };
+        let key = take::<K>(msg.key)?;
+        for v2 in (self.f)(&key, take::<V>(v)?) {
+            let out = Msg {
+                key: Box::new(key.clone()) as Boxed,
+                value: Some(Box::new(v2)),
+                timestamp: msg.timestamp,
+                headers: msg.headers.clone(),
+            };
+            ctx.forward(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Calls an action on every record, then forwards it (peek) or not (foreach, no children).
+pub(crate) struct Peek<K, V> {
+    pub f: Arc<dyn Fn(&K, &V) + Send + Sync>,
+}
+
+impl<K: 'static, V: 'static> Node for Peek<K, V> {
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        if let Some(v) = &msg.value {
+            (self.f)(peek::<K>(&msg.key)?, peek::<V>(v)?);
+        }
+        ctx.forward(msg)
+    }
+}
+
+/// Sends each record to the first branch whose predicate holds (child `i` for predicate `i`), or
+/// to the default branch (the child after the last predicate) when there is one. Null values go
+/// to the default branch.
+pub(crate) struct Branch<K, V> {
+    pub preds: Vec<Pred<K, V>>,
+    pub has_default: bool,
+}
+
+impl<K: 'static, V: 'static> Node for Branch<K, V> {
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let mut chosen = None;
+        if let Some(v) = &msg.value {
+            let (k, v) = (peek::<K>(&msg.key)?, peek::<V>(v)?);
+            chosen = self.preds.iter().position(|p| p(k, v));
+        }
+        match chosen {
+            Some(i) => ctx.forward_to(i, msg),
+            None if self.has_default => ctx.forward_to(self.preds.len(), msg),
+            None => Ok(()),
+        }
+    }
+}

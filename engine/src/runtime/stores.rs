@@ -1,0 +1,165 @@
+//! The stores a task can reach: its own key-value stores and readers of the global stores.
+//!
+//! A global store ([`GlobalStore`]) is written by one thread (the global thread, or the test
+//! driver) and read by every task. Each task reads through its own [`GlobalReader`], which keeps a
+//! bounded cache of recent lookups (hits and misses). Every write to the global store bumps a
+//! generation counter; a reader that sees a new generation drops its cache before the next
+//! lookup, so a task never reads a value older than the last write it could have observed.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use weir_state::{KeyValueStore, StateError, WriteBatch};
+
+use crate::error::StreamsError;
+use crate::runtime::node::StoreRef;
+use crate::serde::SerdeRef;
+use crate::store::TypedStore;
+
+/// A global store shared by all tasks of a worker.
+pub(crate) struct GlobalStore {
+    name: String,
+    store: Mutex<Box<dyn KeyValueStore>>,
+    generation: AtomicU64,
+}
+
+impl GlobalStore {
+    pub(crate) fn new(store: Box<dyn KeyValueStore>) -> Arc<Self> {
+        Arc::new(GlobalStore {
+            name: store.name().to_owned(),
+            store: Mutex::new(store),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Box<dyn KeyValueStore>>, StreamsError> {
+        self.store
+            .lock()
+            .map_err(|_| StreamsError::Internal(format!("global store `{}` lock poisoned", self.name)))
+    }
+
+    /// Applies writes (and the source-topic offsets they reach) from the global topic.
+    pub(crate) fn apply(&self, batch: WriteBatch) -> Result<(), StreamsError> {
+        let mut store = self.lock()?;
+        store.apply(batch)?;
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Runs `f` with the store locked (reads for inspection, restore bookkeeping).
+    pub(crate) fn with<R>(
+        &self,
+        f: impl FnOnce(&mut dyn KeyValueStore) -> Result<R, StateError>,
+    ) -> Result<R, StreamsError> {
+        let mut store = self.lock()?;
+        Ok(f(store.as_mut())?)
+    }
+}
+
+/// A task's view of one global store, with a read cache.
+pub(crate) struct GlobalReader {
+    shared: Arc<GlobalStore>,
+    cache: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    seen_generation: u64,
+    capacity: usize,
+}
+
+impl GlobalReader {
+    pub(crate) fn new(shared: Arc<GlobalStore>, capacity: usize) -> Self {
+        GlobalReader { shared, cache: HashMap::new(), seen_generation: 0, capacity }
+    }
+
+    /// Looks `key` up and hands the value (or `None`) to `f` without copying it on a cache hit.
+    pub(crate) fn get_with<R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StreamsError> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        if generation != self.seen_generation {
+            self.cache.clear();
+            self.seen_generation = generation;
+        }
+        if let Some(v) = self.cache.get(key) {
+            return Ok(f(v.as_deref()));
+        }
+        let value = self.shared.lock()?.get(key)?;
+        let out = f(value.as_deref());
+        if self.cache.len() >= self.capacity {
+            self.cache.clear();
+        }
+        self.cache.insert(key.to_vec(), value);
+        Ok(out)
+    }
+}
+
+/// The stores of one task, by name and by index.
+#[derive(Default)]
+pub(crate) struct TaskStores {
+    local: Vec<Box<dyn KeyValueStore>>,
+    /// `(SerdeRef<K>, SerdeRef<V>)` of each local store, erased, for typed access by name.
+    serdes: Vec<Arc<dyn Any + Send + Sync>>,
+    global: Vec<GlobalReader>,
+    index: HashMap<String, StoreRef>,
+}
+
+impl TaskStores {
+    pub(crate) fn add_local(
+        &mut self,
+        store: Box<dyn KeyValueStore>,
+        serdes: Arc<dyn Any + Send + Sync>,
+    ) {
+        self.index.insert(store.name().to_owned(), StoreRef::Local(self.local.len()));
+        self.local.push(store);
+        self.serdes.push(serdes);
+    }
+
+    /// The local store `name` seen through its serdes; `UnknownStore` when absent or when `K`/`V`
+    /// are not the store's types.
+    pub(crate) fn typed<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<TypedStore<'_, K, V>, StreamsError> {
+        let unknown = || StreamsError::UnknownStore(name.to_owned());
+        let Some(StoreRef::Local(i)) = self.resolve(name) else { return Err(unknown()) };
+        let (ks, vs) = self.serdes[i]
+            .downcast_ref::<(SerdeRef<K>, SerdeRef<V>)>()
+            .cloned()
+            .ok_or_else(|| StreamsError::UnknownStore(format!("{name} (other key/value types)")))?;
+        Ok(TypedStore::new(self.local[i].as_mut(), ks, vs))
+    }
+
+    pub(crate) fn add_global(&mut self, reader: GlobalReader) {
+        self.index.insert(reader.shared.name().to_owned(), StoreRef::Global(self.global.len()));
+        self.global.push(reader);
+    }
+
+    pub(crate) fn resolve(&self, name: &str) -> Option<StoreRef> {
+        self.index.get(name).copied()
+    }
+
+    pub(crate) fn local_mut(&mut self, index: usize) -> &mut dyn KeyValueStore {
+        self.local[index].as_mut()
+    }
+
+    pub(crate) fn global_mut(&mut self, index: usize) -> &mut GlobalReader {
+        &mut self.global[index]
+    }
+
+    pub(crate) fn local_by_name(&self, name: &str) -> Option<&dyn KeyValueStore> {
+        match self.resolve(name)? {
+            StoreRef::Local(i) => self.local.get(i).map(|s| s.as_ref()),
+            StoreRef::Global(_) => None,
+        }
+    }
+
+    pub(crate) fn locals_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn KeyValueStore>> {
+        self.local.iter_mut()
+    }
+}

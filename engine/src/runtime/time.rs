@@ -1,0 +1,91 @@
+//! Punctuation schedules of a task: stream-time and wall-clock, as in Kafka Streams.
+//!
+//! Stream time is the largest record timestamp the task has seen; it never goes backwards.
+//! Wall-clock time is given by the caller (the stream thread's clock, or the test driver's).
+
+/// Which clock drives a punctuation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PunctuationType {
+    StreamTime,
+    WallClockTime,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Schedule {
+    pub node: usize,
+    pub id: u32,
+    pub kind: PunctuationType,
+    pub interval_ms: i64,
+    /// Next time it fires; `None` until the clock is first seen.
+    pub next: Option<i64>,
+    pub cancelled: bool,
+}
+
+/// The schedules of one task.
+#[derive(Debug, Default)]
+pub(crate) struct Punctuations {
+    schedules: Vec<Schedule>,
+}
+
+impl Punctuations {
+    pub(crate) fn schedule(&mut self, node: usize, kind: PunctuationType, interval_ms: i64) -> u32 {
+        let id = self.schedules.len() as u32;
+        self.schedules.push(Schedule {
+            node,
+            id,
+            kind,
+            interval_ms: interval_ms.max(1),
+            next: None,
+            cancelled: false,
+        });
+        id
+    }
+
+    pub(crate) fn cancel(&mut self, id: u32) {
+        if let Some(s) = self.schedules.get_mut(id as usize) {
+            s.cancelled = true;
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.schedules.is_empty()
+    }
+
+    /// The punctuations of `kind` due at time `now`, each as (node, id, fire time); advances their
+    /// next fire time. A schedule first seen at `now` fires at `now + interval`.
+    pub(crate) fn due(&mut self, kind: PunctuationType, now: i64) -> Vec<(usize, u32, i64)> {
+        let mut out = Vec::new();
+        for s in self.schedules.iter_mut().filter(|s| s.kind == kind && !s.cancelled) {
+            match s.next {
+                None => s.next = Some(now.saturating_add(s.interval_ms)),
+                Some(next) if next <= now => {
+                    out.push((s.node, s.id, now));
+                    // Skip missed intervals rather than firing a burst.
+                    let missed = (now - next) / s.interval_ms + 1;
+                    s.next = Some(next.saturating_add(missed.saturating_mul(s.interval_ms)));
+                }
+                Some(_) => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_once_per_interval_and_skips_missed_ones() {
+        let mut p = Punctuations::default();
+        let id = p.schedule(3, PunctuationType::WallClockTime, 100);
+        assert!(p.due(PunctuationType::WallClockTime, 0).is_empty());
+        assert!(p.due(PunctuationType::WallClockTime, 99).is_empty());
+        assert_eq!(p.due(PunctuationType::WallClockTime, 100), vec![(3, id, 100)]);
+        assert!(p.due(PunctuationType::StreamTime, 1000).is_empty());
+        assert_eq!(p.due(PunctuationType::WallClockTime, 1000).len(), 1);
+        assert!(p.due(PunctuationType::WallClockTime, 1050).is_empty());
+        p.cancel(id);
+        assert!(p.due(PunctuationType::WallClockTime, 5000).is_empty());
+    }
+}

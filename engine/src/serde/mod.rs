@@ -1,0 +1,63 @@
+//! Serdes: how keys and values of topics and stores become bytes and back.
+//!
+//! Owns the [`Serde`] trait and the built-in serdes reachable from [`Serdes`]: bytes, string,
+//! i64 (Kafka's big-endian `LongSerializer` format), JSON (serde) and Avro from a schema file.
+//! Serdes are shared between tasks and threads (`Send + Sync`) and must not panic on any input:
+//! a bad payload is an `Err`, which the runtime hands to the deserialization error handler.
+
+use std::sync::Arc;
+
+use crate::error::StreamsError;
+
+/// Turns values of `T` into bytes and back, for one topic (the topic is passed because formats
+/// such as Schema Registry Avro derive subjects from it).
+pub trait Serde<T>: Send + Sync + 'static {
+    /// Encodes `value` for `topic`.
+    fn serialize(&self, topic: &str, value: &T) -> Result<Vec<u8>, StreamsError>;
+    /// Decodes `bytes` read from `topic`.
+    fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<T, StreamsError>;
+    /// A short name for `describe()` output ("string", "json", "avro"...).
+    fn name(&self) -> &'static str;
+}
+
+/// A shared, type-erased serde.
+pub type SerdeRef<T> = Arc<dyn Serde<T>>;
+
+mod avro;
+mod json;
+mod primitive;
+
+pub use avro::AvroSerde;
+pub use json::JsonSerde;
+pub use primitive::{BytesSerde, I64Serde, StringSerde, UnitSerde};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Constructors of the built-in serdes, as shared [`SerdeRef`]s.
+#[derive(Debug)]
+pub struct Serdes;
+
+impl Serdes {
+    pub fn bytes() -> SerdeRef<Vec<u8>> {
+        Arc::new(BytesSerde)
+    }
+    pub fn string() -> SerdeRef<String> {
+        Arc::new(StringSerde)
+    }
+    pub fn i64() -> SerdeRef<i64> {
+        Arc::new(I64Serde)
+    }
+    pub fn unit() -> SerdeRef<()> {
+        Arc::new(UnitSerde)
+    }
+    pub fn json<T: Serialize + DeserializeOwned + 'static>() -> SerdeRef<T> {
+        Arc::new(JsonSerde::<T>::new())
+    }
+    /// Avro datum encoding with the schema in the `.avsc` file at `path`.
+    pub fn avro<T: Serialize + DeserializeOwned + 'static>(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<SerdeRef<T>, StreamsError> {
+        Ok(Arc::new(AvroSerde::<T>::from_file(path)?))
+    }
+}

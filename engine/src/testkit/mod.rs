@@ -1,0 +1,281 @@
+//! [`TopologyTestDriver`]: runs a topology's real task code with no broker.
+//!
+//! One task per sub-topology (partition 0), stores in memory or in RocksDB, a wall clock the
+//! test moves. Records piped into an input topic are processed at once, depth-first; records a
+//! task writes to a repartition topic, or to any topic the topology reads (global tables
+//! included), are processed next, in order, before the pipe call returns. Everything written to a
+//! non-internal topic is kept for the test to read.
+
+mod topics;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weir_state::{KeyValueStore, StoreBuilder, WriteBatch};
+
+pub use topics::{TestInputTopic, TestOutputTopic};
+
+use crate::error::StreamsError;
+use crate::graph::Topology;
+use crate::record::Headers;
+use crate::runtime::collector::ProducedRecord;
+use crate::runtime::stores::{GlobalReader, GlobalStore, TaskStores};
+use crate::runtime::task::{InputRecord, Task};
+use crate::runtime::time::PunctuationType;
+use crate::serde::SerdeRef;
+use crate::store::TypedStore;
+
+/// Where the driver keeps state.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// `None`: in-memory stores. `Some(dir)`: a RocksDB store per store under `dir`.
+    pub state_dir: Option<PathBuf>,
+    /// Entries each task caches per global store.
+    pub global_cache_entries: usize,
+    /// Initial wall-clock time (ms since the epoch); also the default record timestamp.
+    pub start_time_ms: i64,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig { state_dir: None, global_cache_entries: 100_000, start_time_ms: 0 }
+    }
+}
+
+/// Runs a [`Topology`] without Kafka.
+pub struct TopologyTestDriver {
+    topology: Topology,
+    tasks: Vec<Task>,
+    task_of_topic: HashMap<String, usize>,
+    global_of_topic: HashMap<String, Arc<GlobalStore>>,
+    global_of_store: HashMap<String, Arc<GlobalStore>>,
+    internal: BTreeSet<String>,
+    outputs: HashMap<String, VecDeque<ProducedRecord>>,
+    offsets: HashMap<String, i64>,
+    wall_clock: i64,
+}
+
+fn open(config: &DriverConfig, dir: &str, name: &str) -> Result<Box<dyn KeyValueStore>, StreamsError> {
+    let builder = match &config.state_dir {
+        Some(root) => {
+            let path = root.join(dir).join(name);
+            StoreBuilder::rocksdb(name, path, weir_state::RocksDbConfig::default())
+        }
+        None => StoreBuilder::in_memory(name),
+    };
+    Ok(builder.build()?)
+}
+
+impl TopologyTestDriver {
+    /// A driver with in-memory stores and the clock at 0.
+    pub fn new(topology: Topology) -> Result<Self, StreamsError> {
+        Self::with_config(topology, DriverConfig::default())
+    }
+
+    pub fn with_config(topology: Topology, config: DriverConfig) -> Result<Self, StreamsError> {
+        let mut global_of_topic = HashMap::new();
+        let mut global_of_store = HashMap::new();
+        for g in &topology.globals {
+            let store = GlobalStore::new(open(&config, "global", &g.store)?);
+            global_of_topic.insert(g.topic.clone(), store.clone());
+            global_of_store.insert(g.store.clone(), store);
+        }
+        let mut tasks = Vec::new();
+        let mut task_of_topic = HashMap::new();
+        for sub in &topology.subtopologies {
+            let mut stores = TaskStores::default();
+            for name in &sub.stores {
+                let def = topology
+                    .store_def(name)
+                    .ok_or_else(|| StreamsError::UnknownStore(name.clone()))?;
+                stores.add_local(open(&config, &format!("{}_0", sub.id), name)?, def.serdes.clone());
+            }
+            for (_, store) in global_of_store.iter() {
+                stores.add_global(GlobalReader::new(store.clone(), config.global_cache_entries));
+            }
+            for topic in sub.sources.keys() {
+                task_of_topic.insert(topic.clone(), tasks.len());
+            }
+            tasks.push(Task::new(&topology, sub.id, 0, stores)?);
+        }
+        let internal = topology.repartition_topics.clone();
+        Ok(TopologyTestDriver {
+            topology,
+            tasks,
+            task_of_topic,
+            global_of_topic,
+            global_of_store,
+            internal,
+            outputs: HashMap::new(),
+            offsets: HashMap::new(),
+            wall_clock: config.start_time_ms,
+        })
+    }
+
+    /// The topology under test.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// A typed handle to pipe records into `topic`.
+    pub fn input_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key: SerdeRef<K>,
+        value: SerdeRef<V>,
+    ) -> TestInputTopic<K, V> {
+        TestInputTopic::new(topic, key, value)
+    }
+
+    /// A typed handle to read what the topology wrote to `topic`.
+    pub fn output_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key: SerdeRef<K>,
+        value: SerdeRef<V>,
+    ) -> TestOutputTopic<K, V> {
+        TestOutputTopic::new(topic, key, value)
+    }
+
+    /// The current wall-clock time of the driver.
+    pub fn wall_clock_ms(&self) -> i64 {
+        self.wall_clock
+    }
+
+    /// Moves the wall clock forward and fires due wall-clock punctuations.
+    pub fn advance_wall_clock_time(&mut self, by: Duration) -> Result<(), StreamsError> {
+        self.wall_clock = self.wall_clock.saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        let mut out = Vec::new();
+        for task in &mut self.tasks {
+            task.punctuate(PunctuationType::WallClockTime, self.wall_clock, self.wall_clock, &mut out)?;
+        }
+        let mut queue = VecDeque::new();
+        self.route(out, &mut queue);
+        self.drain(queue)
+    }
+
+    /// Pipes one serialized record into `topic` and processes everything it causes.
+    pub fn pipe_raw(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: Headers,
+    ) -> Result<(), StreamsError> {
+        let mut queue = VecDeque::new();
+        self.process_one(topic, key, value, timestamp, &headers, &mut queue)?;
+        self.drain(queue)
+    }
+
+    fn drain(&mut self, mut queue: VecDeque<ProducedRecord>) -> Result<(), StreamsError> {
+        while let Some(r) = queue.pop_front() {
+            self.process_one(&r.topic, r.key.as_deref(), r.value.as_deref(), r.timestamp, &r.headers, &mut queue)?;
+        }
+        Ok(())
+    }
+
+    fn next_offset(&mut self, topic: &str) -> i64 {
+        let o = self.offsets.entry(topic.to_owned()).or_insert(0);
+        *o += 1;
+        *o - 1
+    }
+
+    fn process_one(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+        queue: &mut VecDeque<ProducedRecord>,
+    ) -> Result<(), StreamsError> {
+        let offset = self.next_offset(topic);
+        if let Some(global) = self.global_of_topic.get(topic) {
+            let Some(key) = key else { return Ok(()) };
+            let mut batch = WriteBatch::of(vec![(key.to_vec(), value.map(<[u8]>::to_vec))]);
+            batch.offsets.insert(0, offset);
+            return global.apply(batch);
+        }
+        let Some(&t) = self.task_of_topic.get(topic) else {
+            return Err(StreamsError::UnknownTopic(topic.to_owned()));
+        };
+        let input = InputRecord { topic, partition: 0, offset, timestamp, key, value, headers };
+        let mut out = Vec::new();
+        self.tasks[t].process(input, self.wall_clock, &mut out)?;
+        self.route(out, queue);
+        Ok(())
+    }
+
+    /// Queues records for topics the topology reads; keeps those of non-internal topics.
+    fn route(&mut self, out: Vec<ProducedRecord>, queue: &mut VecDeque<ProducedRecord>) {
+        for r in out {
+            let consumed = self.task_of_topic.contains_key(&r.topic) || self.global_of_topic.contains_key(&r.topic);
+            let internal = self.internal.contains(&r.topic);
+            if consumed && !internal {
+                self.outputs.entry(r.topic.clone()).or_default().push_back(r.clone());
+                queue.push_back(r);
+            } else if consumed {
+                queue.push_back(r);
+            } else {
+                self.outputs.entry(r.topic.clone()).or_default().push_back(r);
+            }
+        }
+    }
+
+    /// Takes every record written to `topic` so far, serialized.
+    pub fn read_raw(&mut self, topic: &str) -> Vec<ProducedRecord> {
+        self.outputs.get_mut(topic).map(|q| q.drain(..).collect()).unwrap_or_default()
+    }
+
+    /// Topics that have unread output.
+    pub fn output_topics(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.outputs.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        t.sort();
+        t
+    }
+
+    /// A task-local store, typed.
+    pub fn key_value_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<TypedStore<'_, K, V>, StreamsError> {
+        let task = self
+            .tasks
+            .iter_mut()
+            .find(|t| t.stores().local_by_name(name).is_some())
+            .ok_or_else(|| StreamsError::UnknownStore(name.to_owned()))?;
+        task.stores_mut().typed(name)
+    }
+
+    /// Every entry of a store (task-local or global), decoded with its serdes.
+    pub fn read_store<K: 'static, V: 'static>(&mut self, name: &str) -> Result<Vec<(K, V)>, StreamsError> {
+        if let Some(global) = self.global_of_store.get(name) {
+            let def = self.topology.store_def(name).ok_or_else(|| StreamsError::UnknownStore(name.to_owned()))?;
+            let (ks, vs) = def
+                .serdes
+                .downcast_ref::<(SerdeRef<K>, SerdeRef<V>)>()
+                .cloned()
+                .ok_or_else(|| StreamsError::UnknownStore(format!("{name} (other key/value types)")))?;
+            let raw = global.with(|s| s.all()?.collect::<Result<Vec<_>, _>>())?;
+            return raw
+                .into_iter()
+                .map(|(k, v)| Ok((ks.deserialize(name, &k)?, vs.deserialize(name, &v)?)))
+                .collect();
+        }
+        self.key_value_store::<K, V>(name)?.all()
+    }
+
+    /// Closes every task and its stores.
+    pub fn close(mut self) -> Result<(), StreamsError> {
+        for t in &mut self.tasks {
+            t.close()?;
+        }
+        for g in self.global_of_store.values() {
+            g.with(|s| s.close())?;
+        }
+        Ok(())
+    }
+}

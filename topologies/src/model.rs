@@ -1,0 +1,57 @@
+//! The records of the marketplace's topics, as JSON (and later Avro) values.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A product as the SHOP API publishes it to `shop-products` (key: product id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    pub product_id: String,
+    pub name: String,
+    pub shop_id: String,
+    pub category: String,
+    pub price: f64,
+}
+
+impl Product {
+    /// A product the marketplace may list: it has an id and a non-negative price.
+    pub fn is_valid(&self) -> bool {
+        !self.product_id.is_empty() && self.price >= 0.0 && self.price.is_finite()
+    }
+}
+
+/// A search as the CLIENT API publishes it to `client-searches` (key: user id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Search {
+    pub user_id: String,
+    pub query: String,
+    pub product_id: String,
+    pub category: String,
+    pub ts: i64,
+}
+
+/// What weir knows of a user's interests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interests {
+    /// Searches per category.
+    pub categories: BTreeMap<String, i64>,
+    /// Most recently searched product ids, newest first, without repeats.
+    pub recent_products: Vec<String>,
+    pub searches: i64,
+}
+
+impl Interests {
+    /// How many recent products are kept.
+    pub const RECENT: usize = 10;
+
+    /// The interests after one more search.
+    pub fn add(mut self, s: &Search) -> Self {
+        *self.categories.entry(s.category.clone()).or_insert(0) += 1;
+        self.recent_products.retain(|p| p != &s.product_id);
+        self.recent_products.insert(0, s.product_id.clone());
+        self.recent_products.truncate(Self::RECENT);
+        self.searches += 1;
+        self
+    }
+}

@@ -1,0 +1,36 @@
+//! product-filter: drop every product whose id is in the forbidden-products table.
+//!
+//! `shop-products` (key: product id, value: JSON [`Product`]) → keep valid products → look the
+//! product id up in the global table `forbidden-products` (key: product id, value: reason;
+//! a tombstone allows the product again) → keep the unmatched → `products`.
+
+use weir_engine::{Consumed, Materialized, Produced, Serdes, StreamsBuilder, StreamsError, Topology};
+
+use crate::model::Product;
+
+pub const INPUT: &str = "shop-products";
+pub const FORBIDDEN: &str = "forbidden-products";
+pub const OUTPUT: &str = "products";
+/// The store holding the forbidden table.
+pub const FORBIDDEN_STORE: &str = "forbidden-products";
+
+/// The product-filter topology for `application_id`.
+pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
+    let b = StreamsBuilder::new(application_id);
+    let forbidden = b.global_table(
+        FORBIDDEN,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_(FORBIDDEN_STORE),
+    );
+    b.stream(INPUT, Consumed::with(Serdes::string(), Serdes::json::<Product>()).named("shop-products-source"))
+        .filter(|_, p| p.is_valid())
+        .named("valid-products")
+        .left_join_global(&forbidden, |_, p| p.product_id.clone(), |p, reason| (p, reason))
+        .named("lookup-forbidden")
+        .filter(|_, (_, reason)| reason.is_none())
+        .named("drop-forbidden")
+        .map_values(|(p, _)| p)
+        .named("allowed-products")
+        .to(OUTPUT, Produced::with(Serdes::string(), Serdes::json()).named("products-sink"));
+    b.build()
+}
