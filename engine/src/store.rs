@@ -13,7 +13,7 @@ use crate::ops::as_key;
 use crate::serde::{Serde, SerdeRef};
 
 /// Reads and decodes `key` from `store`.
-pub(crate) fn get<K, V>(
+pub(crate) fn get<K: 'static, V: 'static>(
     store: &dyn KeyValueStore,
     ks: &dyn Serde<K>,
     vs: &dyn Serde<V>,
@@ -24,7 +24,7 @@ pub(crate) fn get<K, V>(
 }
 
 /// Reads `kb` from `store` and decodes the value.
-pub(crate) fn get_raw<V>(
+pub(crate) fn get_raw<V: 'static>(
     store: &dyn KeyValueStore,
     vs: &dyn Serde<V>,
     kb: &[u8],
@@ -36,7 +36,7 @@ pub(crate) fn get_raw<V>(
 }
 
 /// Encodes and writes (or, for `None`, deletes) `key`.
-pub(crate) fn put<K, V>(
+pub(crate) fn put<K: 'static, V: 'static>(
     store: &mut dyn KeyValueStore,
     ks: &dyn Serde<K>,
     vs: &dyn Serde<V>,

@@ -19,7 +19,7 @@ pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
     let b = StreamsBuilder::new(application_id);
     let forbidden = b.global_table(
         FORBIDDEN,
-        Consumed::with(Serdes::string(), Serdes::string()),
+        Consumed::with(Serdes::string(), Serdes::string()).named("forbidden-products-source"),
         Materialized::as_(FORBIDDEN_STORE),
     );
     b.stream(INPUT, Consumed::with(Serdes::string(), Serdes::json::<Product>()).named("shop-products-source"))

@@ -86,10 +86,7 @@ impl Inner {
         self.stores.push(StoreDef {
             name: name.to_owned(),
             global: global_topic.is_some(),
-            source_topic: global_topic.map(str::to_owned),
             logged: logged && global_topic.is_none(),
-            key_serde: key.name(),
-            value_serde: value.name(),
             serdes: Arc::new((key.clone(), value.clone())),
         });
     }

@@ -139,7 +139,7 @@ impl<K: Datum, V: Datum> KTable<K, V> {
             return KTable::new(self.b.clone(), self.node, None, self.key_serde.clone(), None);
         };
         let mut g = self.b.borrow_mut();
-        let mut side = |g: &mut super::builder::Inner, parent, other_store: String, left: bool| {
+        let side = |g: &mut super::builder::Inner, parent, other_store: String, left: bool| {
             let name = g.name(None, if left { "KTABLE-JOINTHIS" } else { "KTABLE-JOINOTHER" });
             let (key, lv, rv, j, os) = (key.clone(), lv.clone(), rv.clone(), joiner.clone(), other_store.clone());
             g.processor(name, vec![parent], vec![other_store], move || TableTableJoin {

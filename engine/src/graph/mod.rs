@@ -61,12 +61,8 @@ pub(crate) struct StoreDef {
     pub name: String,
     /// Global stores are filled from `source_topic` by the global thread, read by every task.
     pub global: bool,
-    /// For global stores: the topic that is both their input and their changelog.
-    pub source_topic: Option<String>,
     /// Whether writes go to `{application}-{name}-changelog`.
     pub logged: bool,
-    pub key_serde: &'static str,
-    pub value_serde: &'static str,
     /// `(SerdeRef<K>, SerdeRef<V>)` for typed access, erased.
     pub serdes: Arc<dyn Any + Send + Sync>,
 }

@@ -7,7 +7,6 @@
 //! equivalent.) Records with a null value (tombstones) are not given to processors.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{BoxError, StreamsError};
@@ -124,8 +123,6 @@ pub(crate) struct ProcessorNode<P, KIn, VIn, KOut, VOut> {
     pub processor: P,
     pub _t: PhantomData<fn(KIn, VIn, KOut, VOut)>,
 }
-
-pub(crate) type ProcessorSupplier<P> = Arc<dyn Fn() -> P + Send + Sync>;
 
 impl<P, KIn, VIn, KOut, VOut> Node for ProcessorNode<P, KIn, VIn, KOut, VOut>
 where

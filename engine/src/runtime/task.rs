@@ -105,21 +105,12 @@ impl Task {
         })
     }
 
-    pub(crate) fn id(&self) -> TaskId {
-        self.id
-    }
-
     pub(crate) fn stores(&self) -> &TaskStores {
         &self.stores
     }
 
     pub(crate) fn stores_mut(&mut self) -> &mut TaskStores {
         &mut self.stores
-    }
-
-    /// Stream time: the largest record timestamp processed so far (`i64::MIN` before the first).
-    pub(crate) fn stream_time(&self) -> i64 {
-        self.stream_time
     }
 
     /// Decodes `rec` and pushes it through the sub-topology. Decoding errors come back as

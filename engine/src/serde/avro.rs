@@ -43,6 +43,10 @@ impl<T> AvroSerde<T> {
     }
 }
 
+// `to_avro_datum`/`from_avro_datum` are deprecated in apache-avro 0.22 in favour of the
+// `GenericDatum{Writer,Reader}` builders, which borrow the schema; the Schema Registry serde
+// (issue 6) keeps resolved writers per schema id and moves to them.
+#[allow(deprecated)]
 impl<T> Serde<T> for AvroSerde<T>
 where
     T: Serialize + DeserializeOwned + 'static,

@@ -117,12 +117,12 @@ impl<S: KeyValueStore> CachingStore<S> {
         Ok(self.inner.get(key)?.is_some())
     }
 
-    fn scan(
-        &self,
+    fn scan<'a>(
+        &'a self,
         range: KeyRange,
-        inner: KvIter<'_>,
+        inner: KvIter<'a>,
         reverse: bool,
-    ) -> Result<KvIter<'_>, StateError> {
+    ) -> Result<KvIter<'a>, StateError> {
         if self.dirty.is_empty() {
             return Ok(inner);
         }
