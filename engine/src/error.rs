@@ -32,11 +32,19 @@ pub enum StreamsError {
 
     /// A key or value could not be serialized for `topic`.
     #[error("cannot serialize {what} for topic `{topic}`: {source}")]
-    Serialize { topic: String, what: KeyOrValue, source: BoxError },
+    Serialize {
+        topic: String,
+        what: KeyOrValue,
+        source: BoxError,
+    },
 
     /// A key or value read from `topic` could not be deserialized.
     #[error("cannot deserialize {what} from topic `{topic}`: {source}")]
-    Deserialize { topic: String, what: KeyOrValue, source: BoxError },
+    Deserialize {
+        topic: String,
+        what: KeyOrValue,
+        source: BoxError,
+    },
 
     /// A serde could not be built (e.g. an unreadable or invalid Avro schema file).
     #[error("cannot create serde: {0}")]

@@ -67,7 +67,11 @@ impl<'a, K: 'static, V: 'static> TypedStore<'a, K, V> {
         key_serde: SerdeRef<K>,
         value_serde: SerdeRef<V>,
     ) -> Self {
-        TypedStore { store, key_serde, value_serde }
+        TypedStore {
+            store,
+            key_serde,
+            value_serde,
+        }
     }
 
     /// The store's name.
@@ -82,12 +86,24 @@ impl<'a, K: 'static, V: 'static> TypedStore<'a, K, V> {
 
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: &K, value: &V) -> Result<(), StreamsError> {
-        put(&mut *self.store, &*self.key_serde, &*self.value_serde, key, Some(value))
+        put(
+            &mut *self.store,
+            &*self.key_serde,
+            &*self.value_serde,
+            key,
+            Some(value),
+        )
     }
 
     /// Deletes `key`.
     pub fn delete(&mut self, key: &K) -> Result<(), StreamsError> {
-        put(&mut *self.store, &*self.key_serde, &*self.value_serde, key, None)
+        put(
+            &mut *self.store,
+            &*self.key_serde,
+            &*self.value_serde,
+            key,
+            None,
+        )
     }
 
     /// Every entry, in key-byte order, decoded.

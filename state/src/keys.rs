@@ -49,6 +49,7 @@ impl KeyRange {
     }
 
     /// True when `key` lies in the range.
+    #[cfg(test)]
     pub(crate) fn contains(&self, key: &[u8]) -> bool {
         key >= self.lo.as_slice() && !self.above(key)
     }

@@ -12,7 +12,10 @@ use weir_topologies::model::Product;
 use weir_topologies::product_filter;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let records: usize = std::env::var("WEIR_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let records: usize = std::env::var("WEIR_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let forbidden = 10_000usize;
     let distinct = 100_000usize;
     // Inputs serialized up front: the benchmark measures the engine, not the input generator.
@@ -24,7 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 name: format!("product {i}"),
                 shop_id: format!("s{}", i % 500),
                 category: ["home", "toys", "fashion", "garden"][i % 4].into(),
-                price: if i % 97 == 0 { -1.0 } else { (i % 1000) as f64 / 10.0 },
+                price: if i % 97 == 0 {
+                    -1.0
+                } else {
+                    (i % 1000) as f64 / 10.0
+                },
             };
             Ok((id.into_bytes(), serde_json::to_vec(&p)?))
         })
@@ -32,11 +39,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rates = Vec::new();
     for run in 1..=3 {
         let dir = tempfile::tempdir()?;
-        let config = DriverConfig { state_dir: Some(dir.path().to_path_buf()), ..DriverConfig::default() };
+        let config = DriverConfig {
+            state_dir: Some(dir.path().to_path_buf()),
+            ..DriverConfig::default()
+        };
         let mut d = TopologyTestDriver::with_config(product_filter::topology("bench")?, config)?;
         for i in 0..forbidden {
             let id = format!("p{}", i * (distinct / forbidden));
-            d.pipe_raw("forbidden-products", Some(id.as_bytes()), Some(b"banned"), 0, Headers::new())?;
+            d.pipe_raw(
+                "forbidden-products",
+                Some(id.as_bytes()),
+                Some(b"banned"),
+                0,
+                Headers::new(),
+            )?;
         }
         let start = Instant::now();
         let mut out = 0usize;
@@ -57,6 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rates.push(rate);
     }
     let best = rates.iter().cloned().fold(0.0, f64::max);
-    println!("product-filter via test driver, RocksDB global table of {forbidden}: best {best:.0} records/s on one core (target 1,000,000: ratio {:.2})", best / 1e6);
+    println!(
+        "product-filter via test driver, RocksDB global table of {forbidden}: best {best:.0} records/s on one core (target 1,000,000: ratio {:.2})",
+        best / 1e6
+    );
     Ok(())
 }

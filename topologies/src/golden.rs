@@ -18,9 +18,16 @@ use weir_engine::{Headers, StreamsError, Topology};
 #[non_exhaustive]
 pub enum GoldenError {
     #[error("{path}:{line}: {message}")]
-    Parse { path: String, line: usize, message: String },
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("topic `{topic}`: {message}")]
     Encode { topic: String, message: String },
     #[error(transparent)]
@@ -46,8 +53,10 @@ pub struct GoldenRecord {
 
 /// Reads a `.jsonl` file of records.
 pub fn read_jsonl(path: &Path) -> Result<Vec<GoldenRecord>, GoldenError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| GoldenError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| GoldenError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -70,7 +79,10 @@ pub fn to_jsonl(records: &[GoldenRecord]) -> String {
 }
 
 fn encode(topic: &str, format: Format, v: &Value) -> Result<Vec<u8>, GoldenError> {
-    let err = |message: String| GoldenError::Encode { topic: topic.to_owned(), message };
+    let err = |message: String| GoldenError::Encode {
+        topic: topic.to_owned(),
+        message,
+    };
     match format {
         Format::String => match v {
             Value::String(s) => Ok(s.as_bytes().to_vec()),
@@ -85,7 +97,10 @@ fn encode(topic: &str, format: Format, v: &Value) -> Result<Vec<u8>, GoldenError
 }
 
 fn decode(topic: &str, format: Format, b: &[u8]) -> Result<Value, GoldenError> {
-    let err = |message: String| GoldenError::Encode { topic: topic.to_owned(), message };
+    let err = |message: String| GoldenError::Encode {
+        topic: topic.to_owned(),
+        message,
+    };
     match format {
         Format::String => std::str::from_utf8(b)
             .map(|s| Value::String(s.to_owned()))
@@ -107,10 +122,13 @@ pub fn run(
     formats: &Formats,
 ) -> Result<BTreeMap<String, Vec<GoldenRecord>>, GoldenError> {
     let fmt = |topic: &str| {
-        formats.get(topic).copied().ok_or_else(|| GoldenError::Encode {
-            topic: topic.to_owned(),
-            message: "no format known for this topic".into(),
-        })
+        formats
+            .get(topic)
+            .copied()
+            .ok_or_else(|| GoldenError::Encode {
+                topic: topic.to_owned(),
+                message: "no format known for this topic".into(),
+            })
     };
     let mut order: Vec<(i64, usize, usize)> = Vec::new();
     for (i, (_, records)) in inputs.iter().enumerate() {
@@ -137,7 +155,11 @@ pub fn run(
             .map(|r| {
                 Ok(GoldenRecord {
                     key: decode(&topic, kf, r.key.as_deref().unwrap_or_default())?,
-                    value: r.value.as_deref().map(|v| decode(&topic, vf, v)).transpose()?,
+                    value: r
+                        .value
+                        .as_deref()
+                        .map(|v| decode(&topic, vf, v))
+                        .transpose()?,
                     timestamp: Some(r.timestamp),
                 })
             })
@@ -158,18 +180,30 @@ pub fn run_case(
 ) -> Result<BTreeMap<String, (Vec<GoldenRecord>, Vec<GoldenRecord>)>, GoldenError> {
     let inputs = input_order
         .iter()
-        .map(|t| Ok(((*t).to_owned(), read_jsonl(&dir.join("input").join(format!("{t}.jsonl")))?)))
+        .map(|t| {
+            Ok((
+                (*t).to_owned(),
+                read_jsonl(&dir.join("input").join(format!("{t}.jsonl")))?,
+            ))
+        })
         .collect::<Result<Vec<_>, GoldenError>>()?;
     let mut actual = run(topology, &inputs, formats)?;
     let expected_dir = dir.join("expected");
-    let entries = std::fs::read_dir(&expected_dir)
-        .map_err(|source| GoldenError::Io { path: expected_dir.display().to_string(), source })?;
+    let entries = std::fs::read_dir(&expected_dir).map_err(|source| GoldenError::Io {
+        path: expected_dir.display().to_string(),
+        source,
+    })?;
     let mut out = BTreeMap::new();
     for e in entries.flatten() {
         let path = e.path();
-        let Some(topic) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
+        let Some(topic) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
         let expected = read_jsonl(&path)?;
-        out.insert(topic.clone(), (expected, actual.remove(&topic).unwrap_or_default()));
+        out.insert(
+            topic.clone(),
+            (expected, actual.remove(&topic).unwrap_or_default()),
+        );
     }
     for (topic, records) in actual {
         out.insert(topic, (Vec::new(), records));

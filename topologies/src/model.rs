@@ -46,7 +46,7 @@ impl Interests {
     pub const RECENT: usize = 10;
 
     /// The interests after one more search.
-    pub fn add(mut self, s: &Search) -> Self {
+    pub fn with_search(mut self, s: &Search) -> Self {
         *self.categories.entry(s.category.clone()).or_insert(0) += 1;
         self.recent_products.retain(|p| p != &s.product_id);
         self.recent_products.insert(0, s.product_id.clone());

@@ -4,7 +4,9 @@
 //! product id up in the global table `forbidden-products` (key: product id, value: reason;
 //! a tombstone allows the product again) → keep the unmatched → `products`.
 
-use weir_engine::{Consumed, Materialized, Produced, Serdes, StreamsBuilder, StreamsError, Topology};
+use weir_engine::{
+    Consumed, Materialized, Produced, Serdes, StreamsBuilder, StreamsError, Topology,
+};
 
 use crate::model::Product;
 
@@ -22,15 +24,25 @@ pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
         Consumed::with(Serdes::string(), Serdes::string()).named("forbidden-products-source"),
         Materialized::as_(FORBIDDEN_STORE),
     );
-    b.stream(INPUT, Consumed::with(Serdes::string(), Serdes::json::<Product>()).named("shop-products-source"))
-        .filter(|_, p| p.is_valid())
-        .named("valid-products")
-        .left_join_global(&forbidden, |_, p| p.product_id.clone(), |p, reason| (p, reason))
-        .named("lookup-forbidden")
-        .filter(|_, (_, reason)| reason.is_none())
-        .named("drop-forbidden")
-        .map_values(|(p, _)| p)
-        .named("allowed-products")
-        .to(OUTPUT, Produced::with(Serdes::string(), Serdes::json()).named("products-sink"));
+    b.stream(
+        INPUT,
+        Consumed::with(Serdes::string(), Serdes::json::<Product>()).named("shop-products-source"),
+    )
+    .filter(|_, p| p.is_valid())
+    .named("valid-products")
+    .left_join_global(
+        &forbidden,
+        |_, p| p.product_id.clone(),
+        |p, reason| (p, reason),
+    )
+    .named("lookup-forbidden")
+    .filter(|_, (_, reason)| reason.is_none())
+    .named("drop-forbidden")
+    .map_values(|(p, _)| p)
+    .named("allowed-products")
+    .to(
+        OUTPUT,
+        Produced::with(Serdes::string(), Serdes::json()).named("products-sink"),
+    );
     b.build()
 }

@@ -4,7 +4,9 @@
 //! `searches-by-user`) → count into `search-counts` → `user-search-counts`; and aggregate into
 //! `user-interests` ([`Interests`]) → `user-interests`.
 
-use weir_engine::{Consumed, Grouped, Materialized, Produced, Serdes, StreamsBuilder, StreamsError, Topology};
+use weir_engine::{
+    Consumed, Grouped, Materialized, Produced, Serdes, StreamsBuilder, StreamsError, Topology,
+};
 
 use crate::model::{Interests, Search};
 
@@ -18,19 +20,32 @@ pub const INTEREST_STORE: &str = "user-interests";
 pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
     let b = StreamsBuilder::new(application_id);
     let by_user = b
-        .stream(INPUT, Consumed::with(Serdes::string(), Serdes::json::<Search>()).named("client-searches-source"))
-        .group_by(|_, s| s.user_id.clone(), Grouped::as_("searches-by-user").with_key_serde(Serdes::string()));
+        .stream(
+            INPUT,
+            Consumed::with(Serdes::string(), Serdes::json::<Search>())
+                .named("client-searches-source"),
+        )
+        .group_by(
+            |_, s| s.user_id.clone(),
+            Grouped::as_("searches-by-user").with_key_serde(Serdes::string()),
+        );
     by_user
         .count(Materialized::as_(COUNT_STORE))
         .to_stream()
-        .to(COUNTS, Produced::with(Serdes::string(), Serdes::i64()).named("counts-sink"));
+        .to(
+            COUNTS,
+            Produced::with(Serdes::string(), Serdes::i64()).named("counts-sink"),
+        );
     by_user
         .aggregate(
             Interests::default,
-            |_, s, agg| agg.add(&s),
+            |_, s, agg| agg.with_search(&s),
             Materialized::as_(INTEREST_STORE).with_value_serde(Serdes::json()),
         )
         .to_stream()
-        .to(INTERESTS, Produced::with(Serdes::string(), Serdes::json()).named("interests-sink"));
+        .to(
+            INTERESTS,
+            Produced::with(Serdes::string(), Serdes::json()).named("interests-sink"),
+        );
     b.build()
 }

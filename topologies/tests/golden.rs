@@ -4,24 +4,39 @@
 
 use std::path::PathBuf;
 
-use weir_engine::testkit::TopologyTestDriver;
 use weir_engine::Serdes;
+use weir_engine::testkit::TopologyTestDriver;
 use weir_topologies::golden::{Format, Formats, run_case};
 use weir_topologies::model::{Interests, Product};
 use weir_topologies::{product_filter, user_interests};
 
 fn case(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(name)
 }
 
 fn formats(list: &[(&str, Format, Format)]) -> Formats {
-    list.iter().map(|(t, k, v)| ((*t).to_owned(), (*k, *v))).collect()
+    list.iter()
+        .map(|(t, k, v)| ((*t).to_owned(), (*k, *v)))
+        .collect()
 }
 
-fn assert_golden(results: std::collections::BTreeMap<String, (Vec<weir_topologies::golden::GoldenRecord>, Vec<weir_topologies::golden::GoldenRecord>)>) {
+fn assert_golden(
+    results: std::collections::BTreeMap<
+        String,
+        (
+            Vec<weir_topologies::golden::GoldenRecord>,
+            Vec<weir_topologies::golden::GoldenRecord>,
+        ),
+    >,
+) {
     assert!(!results.is_empty());
     for (topic, (expected, actual)) in results {
-        assert_eq!(actual, expected, "topic `{topic}` differs from its golden file");
+        assert_eq!(
+            actual, expected,
+            "topic `{topic}` differs from its golden file"
+        );
     }
 }
 
@@ -60,7 +75,13 @@ fn user_interests_golden() {
 }
 
 fn product(id: &str, price: f64) -> Product {
-    Product { product_id: id.into(), name: format!("name-{id}"), shop_id: "s".into(), category: "c".into(), price }
+    Product {
+        product_id: id.into(),
+        name: format!("name-{id}"),
+        shop_id: "s".into(),
+        category: "c".into(),
+        price,
+    }
 }
 
 #[test]
@@ -71,16 +92,30 @@ fn forbidding_removing_and_re_adding_a_product() {
     let out = d.output_topic("products", Serdes::string(), Serdes::json::<Product>());
 
     forbidden.pipe(&mut d, "p1".into(), "fake".into()).unwrap();
-    products.pipe(&mut d, "p1".into(), product("p1", 1.0)).unwrap();
-    assert!(out.read_values(&mut d).unwrap().is_empty(), "forbidden product passed");
+    products
+        .pipe(&mut d, "p1".into(), product("p1", 1.0))
+        .unwrap();
+    assert!(
+        out.read_values(&mut d).unwrap().is_empty(),
+        "forbidden product passed"
+    );
 
     forbidden.pipe_tombstone(&mut d, "p1".into()).unwrap();
-    products.pipe(&mut d, "p1".into(), product("p1", 2.0)).unwrap();
+    products
+        .pipe(&mut d, "p1".into(), product("p1", 2.0))
+        .unwrap();
     assert_eq!(out.read_values(&mut d).unwrap(), vec![product("p1", 2.0)]);
 
-    forbidden.pipe(&mut d, "p1".into(), "fake again".into()).unwrap();
-    products.pipe(&mut d, "p1".into(), product("p1", 3.0)).unwrap();
-    assert!(out.read_values(&mut d).unwrap().is_empty(), "re-forbidden product passed");
+    forbidden
+        .pipe(&mut d, "p1".into(), "fake again".into())
+        .unwrap();
+    products
+        .pipe(&mut d, "p1".into(), product("p1", 3.0))
+        .unwrap();
+    assert!(
+        out.read_values(&mut d).unwrap().is_empty(),
+        "re-forbidden product passed"
+    );
     let table: Vec<(String, String)> = d.read_store("forbidden-products").unwrap();
     assert_eq!(table, vec![("p1".to_string(), "fake again".to_string())]);
 }
@@ -89,19 +124,35 @@ fn forbidding_removing_and_re_adding_a_product() {
 fn a_corrupt_product_is_a_deserialization_error_not_a_panic() {
     let mut d = TopologyTestDriver::new(product_filter::topology("shop-filter").unwrap()).unwrap();
     let products = d.input_topic("shop-products", Serdes::string(), Serdes::json::<Product>());
-    let err = products.pipe_bytes(&mut d, Some(b"p1"), Some(b"{not json")).unwrap_err();
-    assert!(matches!(err, weir_engine::StreamsError::Deserialize { .. }), "{err}");
+    let err = products
+        .pipe_bytes(&mut d, Some(b"p1"), Some(b"{not json"))
+        .unwrap_err();
+    assert!(
+        matches!(err, weir_engine::StreamsError::Deserialize { .. }),
+        "{err}"
+    );
     // The driver keeps working after a bad record.
-    products.pipe(&mut d, "p2".into(), product("p2", 1.0)).unwrap();
+    products
+        .pipe(&mut d, "p2".into(), product("p2", 1.0))
+        .unwrap();
     let out = d.output_topic("products", Serdes::string(), Serdes::json::<Product>());
     assert_eq!(out.read_values(&mut d).unwrap().len(), 1);
 }
 
 #[test]
 fn per_user_stores_hold_counts_and_interests() {
-    let mut d = TopologyTestDriver::new(user_interests::topology("user-interests").unwrap()).unwrap();
+    let mut d =
+        TopologyTestDriver::new(user_interests::topology("user-interests").unwrap()).unwrap();
     let searches = d.input_topic("client-searches", Serdes::string(), Serdes::json());
-    for (i, (user, cat)) in [("u1", "home"), ("u2", "toys"), ("u1", "toys"), ("u1", "home")].iter().enumerate() {
+    for (i, (user, cat)) in [
+        ("u1", "home"),
+        ("u2", "toys"),
+        ("u1", "toys"),
+        ("u1", "home"),
+    ]
+    .iter()
+    .enumerate()
+    {
         let s = weir_topologies::model::Search {
             user_id: (*user).into(),
             query: "q".into(),
@@ -115,7 +166,9 @@ fn per_user_stores_hold_counts_and_interests() {
     assert_eq!(counts.get(&"u1".to_string()).unwrap(), Some(3));
     assert_eq!(counts.get(&"u2".to_string()).unwrap(), Some(1));
     assert_eq!(counts.get(&"u3".to_string()).unwrap(), None);
-    let interests = d.key_value_store::<String, Interests>("user-interests").unwrap();
+    let interests = d
+        .key_value_store::<String, Interests>("user-interests")
+        .unwrap();
     let u1 = interests.get(&"u1".to_string()).unwrap().unwrap();
     assert_eq!(u1.categories.get("home"), Some(&2));
     assert_eq!(u1.recent_products, vec!["p3", "p2", "p0"]);
@@ -125,5 +178,8 @@ fn per_user_stores_hold_counts_and_interests() {
 fn describe_matches_the_readme() {
     let text = product_filter::topology("shop-filter").unwrap().describe();
     let expected = std::fs::read_to_string(case("product-filter").join("describe.txt")).unwrap();
-    assert_eq!(text, expected, "describe() changed; update golden/product-filter/describe.txt and the README");
+    assert_eq!(
+        text, expected,
+        "describe() changed; update golden/product-filter/describe.txt and the README"
+    );
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use super::{Consumed, GlobalKTable, KStream, KTable, Materialized};
 use crate::error::StreamsError;
-use crate::graph::{GlobalDef, GraphNode, NodeFactory, NodeKind, SourceDecoder, StoreDef, Topology};
+use crate::graph::{
+    GlobalDef, GraphNode, NodeFactory, NodeKind, SourceDecoder, StoreDef, Topology,
+};
 use crate::ops::source_sink::{PassThrough, TypedDecoder};
 use crate::ops::table::{Materialize, TableSource};
 use crate::runtime::node::Node;
@@ -46,7 +48,13 @@ impl Inner {
         stores: Vec<String>,
         factory: NodeFactory,
     ) -> usize {
-        self.nodes.push(GraphNode { name, kind, parents, stores, factory });
+        self.nodes.push(GraphNode {
+            name,
+            kind,
+            parents,
+            stores,
+            factory,
+        });
         self.nodes.len() - 1
     }
 
@@ -71,8 +79,17 @@ impl Inner {
         value: SerdeRef<V>,
     ) -> usize {
         let decoder: Arc<dyn SourceDecoder> = Arc::new(TypedDecoder { key, value });
-        let kind = NodeKind::Source { topics: vec![topic.to_owned()], decoder };
-        self.add(name, kind, Vec::new(), Vec::new(), Arc::new(|| Box::new(PassThrough)))
+        let kind = NodeKind::Source {
+            topics: vec![topic.to_owned()],
+            decoder,
+        };
+        self.add(
+            name,
+            kind,
+            Vec::new(),
+            Vec::new(),
+            Arc::new(|| Box::new(PassThrough)),
+        )
     }
 
     pub fn add_store<K: 'static, V: 'static>(
@@ -138,7 +155,13 @@ impl StreamsBuilder {
         let name = g.name(consumed.name, "KSTREAM-SOURCE");
         let node = g.source(name, topic, consumed.key.clone(), consumed.value.clone());
         drop(g);
-        KStream::new(self.inner.clone(), node, Some(consumed.key), Some(consumed.value), false)
+        KStream::new(
+            self.inner.clone(),
+            node,
+            Some(consumed.key),
+            Some(consumed.value),
+            false,
+        )
     }
 
     /// A table of the latest value per key of `topic` (tombstones delete), materialized in the
@@ -161,12 +184,23 @@ impl StreamsBuilder {
         let store = materialized.name;
         g.add_store(&store, &key, &value, materialized.logging, None);
         let name = g.name(None, "KTABLE-SOURCE");
-        let m = Materialize { store: store.clone(), key: key.clone(), value: value.clone(), index: 0 };
+        let m = Materialize {
+            store: store.clone(),
+            key: key.clone(),
+            value: value.clone(),
+            index: 0,
+        };
         let node = g.processor(name, vec![src], vec![store.clone()], move || TableSource {
             store: m.clone(),
         });
         drop(g);
-        KTable::new(self.inner.clone(), node, Some(store), Some(key), Some(value))
+        KTable::new(
+            self.inner.clone(),
+            node,
+            Some(store),
+            Some(key),
+            Some(value),
+        )
     }
 
     /// A table replicated in full on every worker, filled from `topic` before processing
@@ -181,20 +215,45 @@ impl StreamsBuilder {
         K: Clone + Send + 'static,
         V: Clone + Send + 'static,
     {
-        let key = materialized.key.unwrap_or(consumed.key);
-        let value = materialized.value.unwrap_or(consumed.value);
+        // The store holds the topic's bytes as they are, so its serdes are the topic's.
+        let (key, value) = (consumed.key, consumed.value);
         let mut g = self.inner.borrow_mut();
         let store = materialized.name;
         g.add_store(&store, &key, &value, false, Some(topic));
         let source_name = g.name(consumed.name, "KSTREAM-SOURCE");
         let processor_name = g.name(None, "KTABLE-SOURCE");
+        let decoder = Arc::new(TypedDecoder {
+            key: key.clone(),
+            value: value.clone(),
+        });
         g.globals.push(GlobalDef {
             topic: topic.to_owned(),
             store: store.clone(),
             source_name,
             processor_name,
+            decoder,
         });
-        GlobalKTable { store, key, value, _t: PhantomData }
+        GlobalKTable {
+            store,
+            key,
+            value,
+            _t: PhantomData,
+        }
+    }
+
+    /// Declares a task-local key-value store for processors of the Processor API (connect it by
+    /// name in `KStream::process`). Serdes are required.
+    pub fn add_state_store<K: 'static, V: 'static>(&self, materialized: Materialized<K, V>) {
+        let mut g = self.inner.borrow_mut();
+        match (materialized.key, materialized.value) {
+            (Some(key), Some(value)) => {
+                g.add_store(&materialized.name, &key, &value, materialized.logging, None)
+            }
+            _ => g.error(format!(
+                "state store `{}`: give its serdes with Materialized::with",
+                materialized.name
+            )),
+        }
     }
 
     /// Validates the graph and returns the topology.

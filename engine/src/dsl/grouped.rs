@@ -15,7 +15,9 @@ pub struct KGroupedStream<K, V> {
 
 impl<K: Datum, V: Datum> KGroupedStream<K, V> {
     pub(crate) fn new(stream: KStream<K, V>, grouped: Grouped<K, V>) -> Self {
-        KGroupedStream { input: Self::partitioned(&stream, &grouped) }
+        KGroupedStream {
+            input: Self::partitioned(&stream, &grouped),
+        }
     }
 
     /// The stream repartitioned by key first when the key was changed.
@@ -47,9 +49,10 @@ impl<K: Datum, V: Datum> KGroupedStream<K, V> {
         let input = &self.input;
         let mut g = input.b.borrow_mut();
         let name = g.name(None, kind);
-        let (Some(key), Some(value)) =
-            (materialized.key.or(input.key_serde.clone()), materialized.value.or(default_value))
-        else {
+        let (Some(key), Some(value)) = (
+            materialized.key.or(input.key_serde.clone()),
+            materialized.value.or(default_value),
+        ) else {
             g.error(format!(
                 "{kind} into store `{}`: key or value serde unknown; give them with Materialized::with",
                 materialized.name
@@ -60,12 +63,14 @@ impl<K: Datum, V: Datum> KGroupedStream<K, V> {
         let store = materialized.name;
         g.add_store(&store, &key, &value, materialized.logging, None);
         let (s2, k2, v2) = (store.clone(), key.clone(), value.clone());
-        let node = g.processor(name, vec![input.node], vec![store.clone()], move || Aggregate {
-            store: s2.clone(),
-            index: 0,
-            key: k2.clone(),
-            value: v2.clone(),
-            update: update.clone(),
+        let node = g.processor(name, vec![input.node], vec![store.clone()], move || {
+            Aggregate {
+                store: s2.clone(),
+                index: 0,
+                key: k2.clone(),
+                value: v2.clone(),
+                update: update.clone(),
+            }
         });
         drop(g);
         KTable::new(input.b.clone(), node, Some(store), Some(key), Some(value))
@@ -74,7 +79,12 @@ impl<K: Datum, V: Datum> KGroupedStream<K, V> {
     /// Counts records per key.
     pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
         let update: Update<K, V, i64> = Arc::new(|_, _, n| n.unwrap_or(0) + 1);
-        self.aggregate_impl(update, materialized, Some(Serdes::i64()), "KSTREAM-AGGREGATE")
+        self.aggregate_impl(
+            update,
+            materialized,
+            Some(Serdes::i64()),
+            "KSTREAM-AGGREGATE",
+        )
     }
 
     /// Combines the values of a key with `reducer(aggregate, value)`.

@@ -9,7 +9,9 @@ use super::{Datum, GlobalKTable, Grouped, KGroupedStream, KTable, Produced, Repa
 use crate::graph::{NodeKind, SinkTopic};
 use crate::ops::join::{StreamGlobalJoin, StreamJoiner, StreamTableJoin};
 use crate::ops::source_sink::{PassThrough, Sink, Target};
-use crate::ops::stateless::{Branch, Filter, FlatMap, FlatMapValues, Map, MapValues, Peek, Pred, SelectKey};
+use crate::ops::stateless::{
+    Branch, Filter, FlatMap, FlatMapValues, Map, MapValues, Peek, Pred, SelectKey,
+};
 use crate::processor::{Processor, ProcessorNode};
 use crate::serde::SerdeRef;
 
@@ -43,7 +45,13 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         value_serde: Option<SerdeRef<V>>,
         key_changed: bool,
     ) -> Self {
-        KStream { b, node, key_serde, value_serde, key_changed }
+        KStream {
+            b,
+            node,
+            key_serde,
+            value_serde,
+            key_changed,
+        }
     }
 
     fn child<K2: Datum, V2: Datum>(
@@ -87,12 +95,23 @@ impl<K: Datum, V: Datum> KStream<K, V> {
     }
 
     fn filter_impl(&self, pred: Pred<K, V>, keep: bool, kind: &str) -> KStream<K, V> {
-        let node = self.add(kind, vec![], move || Filter { pred: pred.clone(), keep });
-        self.child(node, self.key_serde.clone(), self.value_serde.clone(), self.key_changed)
+        let node = self.add(kind, vec![], move || Filter {
+            pred: pred.clone(),
+            keep,
+        });
+        self.child(
+            node,
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+            self.key_changed,
+        )
     }
 
     /// Replaces each value.
-    pub fn map_values<V2: Datum>(&self, f: impl Fn(V) -> V2 + Send + Sync + 'static) -> KStream<K, V2> {
+    pub fn map_values<V2: Datum>(
+        &self,
+        f: impl Fn(V) -> V2 + Send + Sync + 'static,
+    ) -> KStream<K, V2> {
         self.map_values_with_key(move |_, v| f(v))
     }
 
@@ -102,8 +121,15 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         f: impl Fn(&K, V) -> V2 + Send + Sync + 'static,
     ) -> KStream<K, V2> {
         let f: Arc<dyn Fn(&K, V) -> V2 + Send + Sync> = Arc::new(f);
-        let node = self.add("KSTREAM-MAPVALUES", vec![], move || MapValues { f: f.clone() });
-        self.child(node, self.key_serde.clone(), None, self.key_changed)
+        let node = self.add("KSTREAM-MAPVALUES", vec![], move || MapValues {
+            f: f.clone(),
+        });
+        self.child(
+            node,
+            self.key_serde.clone(),
+            same_type(&self.value_serde),
+            self.key_changed,
+        )
     }
 
     /// Replaces key and value (marks the stream for repartitioning before joins/aggregations).
@@ -122,7 +148,9 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         f: impl Fn(&K, &V) -> K2 + Send + Sync + 'static,
     ) -> KStream<K2, V> {
         let f: Arc<dyn Fn(&K, &V) -> K2 + Send + Sync> = Arc::new(f);
-        let node = self.add("KSTREAM-KEY-SELECT", vec![], move || SelectKey { f: f.clone() });
+        let node = self.add("KSTREAM-KEY-SELECT", vec![], move || SelectKey {
+            f: f.clone(),
+        });
         self.child(node, None, self.value_serde.clone(), true)
     }
 
@@ -150,15 +178,27 @@ impl<K: Datum, V: Datum> KStream<K, V> {
     {
         let f: Arc<dyn Fn(&K, V) -> Vec<V2> + Send + Sync> =
             Arc::new(move |_, v| f(v).into_iter().collect());
-        let node = self.add("KSTREAM-FLATMAPVALUES", vec![], move || FlatMapValues { f: f.clone() });
-        self.child(node, self.key_serde.clone(), None, self.key_changed)
+        let node = self.add("KSTREAM-FLATMAPVALUES", vec![], move || FlatMapValues {
+            f: f.clone(),
+        });
+        self.child(
+            node,
+            self.key_serde.clone(),
+            same_type(&self.value_serde),
+            self.key_changed,
+        )
     }
 
     /// Calls `f` on each record and passes it on.
     pub fn peek(&self, f: impl Fn(&K, &V) + Send + Sync + 'static) -> KStream<K, V> {
         let f: Arc<dyn Fn(&K, &V) + Send + Sync> = Arc::new(f);
         let node = self.add("KSTREAM-PEEK", vec![], move || Peek { f: f.clone() });
-        self.child(node, self.key_serde.clone(), self.value_serde.clone(), self.key_changed)
+        self.child(
+            node,
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+            self.key_changed,
+        )
     }
 
     /// Calls `f` on each record (terminal).
@@ -170,7 +210,11 @@ impl<K: Datum, V: Datum> KStream<K, V> {
     /// Splits the stream into named branches: each record goes to the first branch whose
     /// predicate holds.
     pub fn split(&self, name: impl Into<String>) -> BranchedKStream<K, V> {
-        BranchedKStream { stream: self.clone(), prefix: name.into(), branches: Vec::new() }
+        BranchedKStream {
+            stream: self.clone(),
+            prefix: name.into(),
+            branches: Vec::new(),
+        }
     }
 
     /// Records of both streams, interleaved as they arrive.
@@ -180,44 +224,67 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         let node = g.processor(name, vec![self.node, other.node], vec![], || PassThrough);
         drop(g);
         let key_serde = self.key_serde.clone().or_else(|| other.key_serde.clone());
-        let value_serde = self.value_serde.clone().or_else(|| other.value_serde.clone());
-        self.child(node, key_serde, value_serde, self.key_changed || other.key_changed)
+        let value_serde = self
+            .value_serde
+            .clone()
+            .or_else(|| other.value_serde.clone());
+        self.child(
+            node,
+            key_serde,
+            value_serde,
+            self.key_changed || other.key_changed,
+        )
     }
 
     /// Writes every record to `topic`.
     pub fn to(&self, topic: &str, produced: Produced<K, V>) {
-        self.sink(Target::Fixed(topic.to_owned()), SinkTopic::Fixed(topic.to_owned()), produced);
+        self.sink(
+            Target::Fixed(topic.to_owned()),
+            SinkTopic::Fixed(topic.to_owned()),
+            produced,
+        );
     }
 
-    /// Writes each record to the topic `extractor` picks for it.
+    /// Writes each record to the topic `extractor` picks for it (`None`: a tombstone).
     pub fn to_dynamic(
         &self,
-        extractor: impl Fn(&K, &V) -> String + Send + Sync + 'static,
+        extractor: impl Fn(&K, Option<&V>) -> String + Send + Sync + 'static,
         produced: Produced<K, V>,
     ) {
-        let fallback = format!("{}-unroutable", self.b.borrow().application_id);
-        let f = Arc::new(move |k: &K, v: Option<&V>| match v {
-            Some(v) => extractor(k, v),
-            None => fallback.clone(),
-        });
-        self.sink(Target::Dynamic(f), SinkTopic::Dynamic, produced);
+        self.sink(
+            Target::Dynamic(Arc::new(extractor)),
+            SinkTopic::Dynamic,
+            produced,
+        );
     }
 
     fn sink(&self, target: Target<K, V>, topic: SinkTopic, produced: Produced<K, V>) {
         let mut g = self.b.borrow_mut();
         let name = g.name(produced.name, "KSTREAM-SINK");
-        let (Some(key), Some(value)) =
-            (produced.key.or(self.key_serde.clone()), produced.value.or(self.value_serde.clone()))
-        else {
+        let (Some(key), Some(value)) = (
+            produced.key.or(self.key_serde.clone()),
+            produced.value.or(self.value_serde.clone()),
+        ) else {
             g.error(format!(
-                "sink `{name}` ({topic:?}): key or value serde unknown after a map; give them with Produced::with"
+                "sink `{name}`: key or value serde unknown after a map; give them with Produced::with"
             ));
             return;
         };
         let factory: crate::graph::NodeFactory = Arc::new(move || {
-            Box::new(Sink { target: target.clone(), key: key.clone(), value: value.clone(), _t: PhantomData })
+            Box::new(Sink {
+                target: target.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                _t: PhantomData,
+            })
         });
-        g.add(name, NodeKind::Sink { topic }, vec![self.node], vec![], factory);
+        g.add(
+            name,
+            NodeKind::Sink { topic },
+            vec![self.node],
+            vec![],
+            factory,
+        );
     }
 
     /// Sends the stream through the repartition topic `{application}-{name}-repartition`, so that
@@ -237,7 +304,9 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         let mut g = self.b.borrow_mut();
         let topic = format!("{}-{name}-repartition", g.application_id);
         let (Some(key), Some(value)) = (key, value) else {
-            g.error(format!("repartition `{name}`: key or value serde unknown; give them explicitly"));
+            g.error(format!(
+                "repartition `{name}`: key or value serde unknown; give them explicitly"
+            ));
             drop(g);
             return self.clone();
         };
@@ -255,7 +324,15 @@ impl<K: Datum, V: Datum> KStream<K, V> {
                 _t: PhantomData,
             })
         });
-        g.add(sink_name, NodeKind::Sink { topic: SinkTopic::Fixed(topic.clone()) }, vec![self.node], vec![], factory);
+        g.add(
+            sink_name,
+            NodeKind::Sink {
+                topic: SinkTopic::Fixed(topic.clone()),
+            },
+            vec![self.node],
+            vec![],
+            factory,
+        );
         let src_name = g.name(Some(format!("{name}-repartition-source")), "KSTREAM-SOURCE");
         let node = g.source(src_name, &topic, key.clone(), value.clone());
         drop(g);
@@ -295,9 +372,11 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         joiner: StreamJoiner<V, VT, VR>,
         kind: &str,
     ) -> KStream<K, VR> {
-        let (Some(store), Some(key), Some(value)) =
-            (table.store.clone(), table.key_serde.clone(), table.value_serde.clone())
-        else {
+        let (Some(store), Some(key), Some(value)) = (
+            table.store.clone(),
+            table.key_serde.clone(),
+            table.value_serde.clone(),
+        ) else {
             self.b.borrow_mut().error(format!(
                 "{kind}: the table is not materialized; call .materialize(Materialized::as_(\"name\")) on it first"
             ));
@@ -393,6 +472,14 @@ impl<K: Datum, V: Datum> KStream<K, V> {
     }
 }
 
+/// `serde` as a serde of `T2` when `T2` is `T` (a map that keeps the type keeps the serde).
+pub(crate) fn same_type<T: 'static, T2: 'static>(
+    serde: &Option<SerdeRef<T>>,
+) -> Option<SerdeRef<T2>> {
+    let any: Box<dyn std::any::Any> = Box::new(serde.clone()?);
+    any.downcast::<SerdeRef<T2>>().ok().map(|s| *s)
+}
+
 /// The branches of [`KStream::split`] under construction.
 pub struct BranchedKStream<K, V> {
     stream: KStream<K, V>,
@@ -424,11 +511,15 @@ impl<K: Datum, V: Datum> BranchedKStream<K, V> {
     }
 
     fn finish(self) -> BTreeMap<String, KStream<K, V>> {
-        let preds: Vec<Pred<K, V>> = self.branches.iter().filter_map(|(_, p)| p.clone()).collect();
+        let preds: Vec<Pred<K, V>> = self
+            .branches
+            .iter()
+            .filter_map(|(_, p)| p.clone())
+            .collect();
         let has_default = self.branches.iter().any(|(_, p)| p.is_none());
         let s = &self.stream;
         let mut g = s.b.borrow_mut();
-        let name = g.name(Some(format!("{}", self.prefix)), "KSTREAM-BRANCH");
+        let name = g.name(Some(self.prefix.clone()), "KSTREAM-BRANCH");
         let branch = g.processor(name, vec![s.node], vec![], move || Branch {
             preds: preds.clone(),
             has_default,
@@ -444,7 +535,16 @@ impl<K: Datum, V: Datum> BranchedKStream<K, V> {
             let full = format!("{}{bname}", self.prefix);
             let n = g.name(Some(full.clone()), "KSTREAM-BRANCHCHILD");
             let node = g.processor(n, vec![branch], vec![], || PassThrough);
-            out.insert(full, KStream::new(s.b.clone(), node, s.key_serde.clone(), s.value_serde.clone(), s.key_changed));
+            out.insert(
+                full,
+                KStream::new(
+                    s.b.clone(),
+                    node,
+                    s.key_serde.clone(),
+                    s.value_serde.clone(),
+                    s.key_changed,
+                ),
+            );
         }
         out
     }

@@ -38,7 +38,13 @@ impl<K: Datum, V: Datum> KTable<K, V> {
         key_serde: Option<SerdeRef<K>>,
         value_serde: Option<SerdeRef<V>>,
     ) -> Self {
-        KTable { b, node, store, key_serde, value_serde }
+        KTable {
+            b,
+            node,
+            store,
+            key_serde,
+            value_serde,
+        }
     }
 
     /// The store the table is materialized in, if any.
@@ -58,11 +64,18 @@ impl<K: Datum, V: Datum> KTable<K, V> {
     }
 
     /// Drops rows for which `pred` holds.
-    pub fn filter_not(&self, pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
+    pub fn filter_not(
+        &self,
+        pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
+    ) -> KTable<K, V> {
         self.filter_impl(Arc::new(pred), false)
     }
 
-    fn filter_impl(&self, pred: Arc<dyn Fn(&K, &V) -> bool + Send + Sync>, keep: bool) -> KTable<K, V> {
+    fn filter_impl(
+        &self,
+        pred: Arc<dyn Fn(&K, &V) -> bool + Send + Sync>,
+        keep: bool,
+    ) -> KTable<K, V> {
         let mut g = self.b.borrow_mut();
         let name = g.name(None, "KTABLE-FILTER");
         let node = g.processor(name, vec![self.node], vec![], move || TableFilter {
@@ -71,11 +84,20 @@ impl<K: Datum, V: Datum> KTable<K, V> {
             store: None,
         });
         drop(g);
-        KTable::new(self.b.clone(), node, None, self.key_serde.clone(), self.value_serde.clone())
+        KTable::new(
+            self.b.clone(),
+            node,
+            None,
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+        )
     }
 
     /// Maps every row's value.
-    pub fn map_values<V2: Datum>(&self, f: impl Fn(V) -> V2 + Send + Sync + 'static) -> KTable<K, V2> {
+    pub fn map_values<V2: Datum>(
+        &self,
+        f: impl Fn(V) -> V2 + Send + Sync + 'static,
+    ) -> KTable<K, V2> {
         let f: Arc<dyn Fn(&K, V) -> V2 + Send + Sync> = Arc::new(move |_, v| f(v));
         let mut g = self.b.borrow_mut();
         let name = g.name(None, "KTABLE-MAPVALUES");
@@ -84,16 +106,23 @@ impl<K: Datum, V: Datum> KTable<K, V> {
             store: None,
         });
         drop(g);
-        KTable::new(self.b.clone(), node, None, self.key_serde.clone(), None)
+        KTable::new(
+            self.b.clone(),
+            node,
+            None,
+            self.key_serde.clone(),
+            super::kstream::same_type(&self.value_serde),
+        )
     }
 
     /// Materializes the table in a named store (so it can be joined and inspected).
     pub fn materialize(&self, materialized: Materialized<K, V>) -> KTable<K, V> {
         let mut g = self.b.borrow_mut();
         let name = g.name(None, "KTABLE-MATERIALIZE");
-        let (Some(key), Some(value)) =
-            (materialized.key.or(self.key_serde.clone()), materialized.value.or(self.value_serde.clone()))
-        else {
+        let (Some(key), Some(value)) = (
+            materialized.key.or(self.key_serde.clone()),
+            materialized.value.or(self.value_serde.clone()),
+        ) else {
             g.error(format!(
                 "materialize `{}`: key or value serde unknown; give them with Materialized::with",
                 materialized.name
@@ -103,9 +132,16 @@ impl<K: Datum, V: Datum> KTable<K, V> {
         };
         let store = materialized.name;
         g.add_store(&store, &key, &value, materialized.logging, None);
-        let m = Materialize { store: store.clone(), key: key.clone(), value: value.clone(), index: 0 };
-        let node = g.processor(name, vec![self.node], vec![store.clone()], move || TableMaterialize {
-            store: Some(m.clone()),
+        let m = Materialize {
+            store: store.clone(),
+            key: key.clone(),
+            value: value.clone(),
+            index: 0,
+        };
+        let node = g.processor(name, vec![self.node], vec![store.clone()], move || {
+            TableMaterialize {
+                store: Some(m.clone()),
+            }
         });
         drop(g);
         KTable::new(self.b.clone(), node, Some(store), Some(key), Some(value))
@@ -115,9 +151,17 @@ impl<K: Datum, V: Datum> KTable<K, V> {
     pub fn to_stream(&self) -> KStream<K, V> {
         let mut g = self.b.borrow_mut();
         let name = g.name(None, "KTABLE-TOSTREAM");
-        let node = g.processor(name, vec![self.node], vec![], || ToStream::<V> { _v: PhantomData });
+        let node = g.processor(name, vec![self.node], vec![], || ToStream::<V> {
+            _v: PhantomData,
+        });
         drop(g);
-        KStream::new(self.b.clone(), node, self.key_serde.clone(), self.value_serde.clone(), false)
+        KStream::new(
+            self.b.clone(),
+            node,
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+            false,
+        )
     }
 
     fn table_join<VR: Datum, VO: Datum>(
@@ -136,26 +180,49 @@ impl<K: Datum, V: Datum> KTable<K, V> {
             self.b.borrow_mut().error(format!(
                 "{kind}: both tables must be materialized (call .materialize(Materialized::as_(\"name\")))"
             ));
-            return KTable::new(self.b.clone(), self.node, None, self.key_serde.clone(), None);
+            return KTable::new(
+                self.b.clone(),
+                self.node,
+                None,
+                self.key_serde.clone(),
+                None,
+            );
         };
         let mut g = self.b.borrow_mut();
         let side = |g: &mut super::builder::Inner, parent, other_store: String, left: bool| {
-            let name = g.name(None, if left { "KTABLE-JOINTHIS" } else { "KTABLE-JOINOTHER" });
-            let (key, lv, rv, j, os) = (key.clone(), lv.clone(), rv.clone(), joiner.clone(), other_store.clone());
-            g.processor(name, vec![parent], vec![other_store], move || TableTableJoin {
-                other_store: os.clone(),
-                index: 0,
-                key: key.clone(),
-                left_value: lv.clone(),
-                right_value: rv.clone(),
-                this_is_left: left,
-                joiner: j.clone(),
+            let name = g.name(
+                None,
+                if left {
+                    "KTABLE-JOINTHIS"
+                } else {
+                    "KTABLE-JOINOTHER"
+                },
+            );
+            let (key, lv, rv, j, os) = (
+                key.clone(),
+                lv.clone(),
+                rv.clone(),
+                joiner.clone(),
+                other_store.clone(),
+            );
+            g.processor(name, vec![parent], vec![other_store], move || {
+                TableTableJoin {
+                    other_store: os.clone(),
+                    index: 0,
+                    key: key.clone(),
+                    left_value: lv.clone(),
+                    right_value: rv.clone(),
+                    this_is_left: left,
+                    joiner: j.clone(),
+                }
             })
         };
         let l = side(&mut g, self.node, rs, true);
         let r = side(&mut g, other.node, ls, false);
         let name = g.name(None, kind);
-        let node = g.processor(name, vec![l, r], vec![], || TableMaterialize::<K, VO> { store: None });
+        let node = g.processor(name, vec![l, r], vec![], || TableMaterialize::<K, VO> {
+            store: None,
+        });
         drop(g);
         KTable::new(self.b.clone(), node, None, Some(key), None)
     }

@@ -13,7 +13,11 @@ pub struct Consumed<K, V> {
 
 impl<K, V> Consumed<K, V> {
     pub fn with(key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
-        Consumed { key, value, name: None }
+        Consumed {
+            key,
+            value,
+            name: None,
+        }
     }
     /// Names the source node.
     pub fn named(mut self, name: impl Into<String>) -> Self {
@@ -31,16 +35,35 @@ pub struct Produced<K, V> {
 
 impl<K, V> Default for Produced<K, V> {
     fn default() -> Self {
-        Produced { key: None, value: None, name: None }
+        Produced {
+            key: None,
+            value: None,
+            name: None,
+        }
     }
 }
 
 impl<K, V> Produced<K, V> {
     pub fn with(key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
-        Produced { key: Some(key), value: Some(value), name: None }
+        Produced {
+            key: Some(key),
+            value: Some(value),
+            name: None,
+        }
     }
     pub fn value_serde(value: SerdeRef<V>) -> Self {
-        Produced { key: None, value: Some(value), name: None }
+        Produced {
+            key: None,
+            value: Some(value),
+            name: None,
+        }
+    }
+    pub fn key_serde(key: SerdeRef<K>) -> Self {
+        Produced {
+            key: Some(key),
+            value: None,
+            name: None,
+        }
     }
     /// Names the sink node.
     pub fn named(mut self, name: impl Into<String>) -> Self {
@@ -60,7 +83,12 @@ pub struct Materialized<K, V> {
 
 impl<K, V> Materialized<K, V> {
     pub fn as_(name: impl Into<String>) -> Self {
-        Materialized { name: name.into(), key: None, value: None, logging: true }
+        Materialized {
+            name: name.into(),
+            key: None,
+            value: None,
+            logging: true,
+        }
     }
     pub fn with(mut self, key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
         self.key = Some(key);
@@ -91,14 +119,22 @@ pub struct Grouped<K, V> {
 
 impl<K, V> Default for Grouped<K, V> {
     fn default() -> Self {
-        Grouped { name: None, key: None, value: None }
+        Grouped {
+            name: None,
+            key: None,
+            value: None,
+        }
     }
 }
 
 impl<K, V> Grouped<K, V> {
     /// Names the repartition topic `{application}-{name}-repartition`.
     pub fn as_(name: impl Into<String>) -> Self {
-        Grouped { name: Some(name.into()), key: None, value: None }
+        Grouped {
+            name: Some(name.into()),
+            key: None,
+            value: None,
+        }
     }
     pub fn with(mut self, key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
         self.key = Some(key);
@@ -120,7 +156,11 @@ pub struct Repartitioned<K, V> {
 
 impl<K, V> Repartitioned<K, V> {
     pub fn as_(name: impl Into<String>) -> Self {
-        Repartitioned { name: name.into(), key: None, value: None }
+        Repartitioned {
+            name: name.into(),
+            key: None,
+            value: None,
+        }
     }
     pub fn with(mut self, key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
         self.key = Some(key);

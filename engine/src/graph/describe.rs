@@ -15,7 +15,12 @@ impl Topology {
                 let node = &self.nodes[g];
                 match &node.kind {
                     NodeKind::Source { topics, .. } => {
-                        let _ = writeln!(out, "    Source: {} (topics: [{}])", node.name, topics.join(", "));
+                        let _ = writeln!(
+                            out,
+                            "    Source: {} (topics: [{}])",
+                            node.name,
+                            topics.join(", ")
+                        );
                     }
                     NodeKind::Processor => {
                         let _ = writeln!(
@@ -38,12 +43,19 @@ impl Topology {
                     .map(|&c| sub.wiring.names[c].as_str())
                     .collect();
                 if !matches!(node.kind, NodeKind::Sink { .. }) {
-                    let list = if children.is_empty() { "none".to_owned() } else { children.join(", ") };
+                    let list = if children.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        children.join(", ")
+                    };
                     let _ = writeln!(out, "      --> {list}");
                 }
                 if !node.parents.is_empty() {
-                    let parents: Vec<&str> =
-                        node.parents.iter().map(|&p| self.nodes[p].name.as_str()).collect();
+                    let parents: Vec<&str> = node
+                        .parents
+                        .iter()
+                        .map(|&p| self.nodes[p].name.as_str())
+                        .collect();
                     let _ = writeln!(out, "      <-- {}", parents.join(", "));
                 }
             }
@@ -51,10 +63,17 @@ impl Topology {
         }
         for (i, g) in self.globals.iter().enumerate() {
             let id = self.subtopologies.len() + i;
-            let _ = writeln!(out, "   Sub-topology: {id} for global store (will not generate tasks)");
+            let _ = writeln!(
+                out,
+                "   Sub-topology: {id} for global store (will not generate tasks)"
+            );
             let _ = writeln!(out, "    Source: {} (topics: [{}])", g.source_name, g.topic);
             let _ = writeln!(out, "      --> {}", g.processor_name);
-            let _ = writeln!(out, "    Processor: {} (stores: [{}])", g.processor_name, g.store);
+            let _ = writeln!(
+                out,
+                "    Processor: {} (stores: [{}])",
+                g.processor_name, g.store
+            );
             let _ = writeln!(out, "      --> none");
             let _ = writeln!(out, "      <-- {}", g.source_name);
             out.push('\n');

@@ -40,9 +40,14 @@ pub(crate) enum SinkTopic {
 
 #[derive(Clone)]
 pub(crate) enum NodeKind {
-    Source { topics: Vec<String>, decoder: Arc<dyn SourceDecoder> },
+    Source {
+        topics: Vec<String>,
+        decoder: Arc<dyn SourceDecoder>,
+    },
     Processor,
-    Sink { topic: SinkTopic },
+    Sink {
+        topic: SinkTopic,
+    },
 }
 
 /// One node of the logical graph.
@@ -67,13 +72,15 @@ pub(crate) struct StoreDef {
     pub serdes: Arc<dyn Any + Send + Sync>,
 }
 
-/// The global source of a global store: the topic, and the two node names `describe` prints.
-#[derive(Clone, Debug)]
+/// The global source of a global store: the topic, the two node names `describe` prints, and the
+/// decoder that validates each record before its bytes are stored.
+#[derive(Clone)]
 pub(crate) struct GlobalDef {
     pub topic: String,
     pub store: String,
     pub source_name: String,
     pub processor_name: String,
+    pub decoder: Arc<dyn SourceDecoder>,
 }
 
 /// Topics whose partitions must line up (same count) because a task joins them.

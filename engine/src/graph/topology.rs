@@ -100,17 +100,23 @@ impl Topology {
         for n in &nodes {
             for s in &n.stores {
                 if !store_names.contains(s.as_str()) {
-                    return invalid(format!("processor `{}` uses undeclared store `{s}`", n.name));
+                    return invalid(format!(
+                        "processor `{}` uses undeclared store `{s}`",
+                        n.name
+                    ));
                 }
             }
         }
         // Step 3: a topic has at most one source.
         let mut topic_owner: HashMap<&str, &str> = HashMap::new();
-        let global_topics = globals.iter().map(|g| (g.topic.as_str(), g.source_name.as_str()));
+        let global_topics = globals
+            .iter()
+            .map(|g| (g.topic.as_str(), g.source_name.as_str()));
         let source_topics = nodes.iter().flat_map(|n| match &n.kind {
-            NodeKind::Source { topics, .. } => {
-                topics.iter().map(|t| (t.as_str(), n.name.as_str())).collect::<Vec<_>>()
-            }
+            NodeKind::Source { topics, .. } => topics
+                .iter()
+                .map(|t| (t.as_str(), n.name.as_str()))
+                .collect::<Vec<_>>(),
             _ => Vec::new(),
         });
         for (topic, owner) in global_topics.chain(source_topics) {
@@ -120,13 +126,18 @@ impl Topology {
                 ));
             }
         }
-        let global_stores: BTreeSet<&str> =
-            stores.iter().filter(|s| s.global).map(|s| s.name.as_str()).collect();
+        let global_stores: BTreeSet<&str> = stores
+            .iter()
+            .filter(|s| s.global)
+            .map(|s| s.name.as_str())
+            .collect();
         let subtopologies = split(&nodes, &global_stores);
         let copartition_groups = subtopologies
             .iter()
             .filter(|s| s.sources.len() > 1 && !s.stores.is_empty())
-            .map(|s| CopartitionGroup { topics: s.sources.keys().cloned().collect() })
+            .map(|s| CopartitionGroup {
+                topics: s.sources.keys().cloned().collect(),
+            })
             .collect();
         Ok(Topology {
             application_id,
@@ -175,7 +186,9 @@ impl Topology {
 
     /// Global tables as (topic, store).
     pub fn global_tables(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.globals.iter().map(|g| (g.topic.as_str(), g.store.as_str()))
+        self.globals
+            .iter()
+            .map(|g| (g.topic.as_str(), g.store.as_str()))
     }
 
     /// Every topic some source reads (task sources and global tables; repartition topics included).
@@ -192,7 +205,9 @@ impl Topology {
         self.nodes
             .iter()
             .filter_map(|n| match &n.kind {
-                NodeKind::Sink { topic: super::SinkTopic::Fixed(t) } => Some(t.clone()),
+                NodeKind::Sink {
+                    topic: super::SinkTopic::Fixed(t),
+                } => Some(t.clone()),
                 _ => None,
             })
             .collect()
@@ -229,7 +244,11 @@ fn split(nodes: &[GraphNode], global_stores: &BTreeSet<&str>) -> Vec<SubTopology
         for &p in &n.parents {
             uf.union(i, p);
         }
-        for s in n.stores.iter().filter(|s| !global_stores.contains(s.as_str())) {
+        for s in n
+            .stores
+            .iter()
+            .filter(|s| !global_stores.contains(s.as_str()))
+        {
             if let Some(&j) = store_user.get(s.as_str()) {
                 uf.union(i, j);
             } else {
@@ -264,7 +283,11 @@ fn split(nodes: &[GraphNode], global_stores: &BTreeSet<&str>) -> Vec<SubTopology
                         sources.insert(t.clone(), l);
                     }
                 }
-                for s in nodes[g].stores.iter().filter(|s| !global_stores.contains(s.as_str())) {
+                for s in nodes[g]
+                    .stores
+                    .iter()
+                    .filter(|s| !global_stores.contains(s.as_str()))
+                {
                     stores.insert(s.clone());
                 }
             }

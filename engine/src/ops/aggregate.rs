@@ -37,6 +37,12 @@ impl<K: 'static, V: 'static, VA: Clone + Send + 'static> Node for Aggregate<K, V
         let old = store::get(store, &*self.key, &*self.value, key)?;
         let new = (self.update)(key, take::<V>(v)?, old.clone());
         store::put(store, &*self.key, &*self.value, key, Some(&new))?;
-        ctx.forward(Msg { value: Some(Box::new(Change { new: Some(new), old })), ..msg })
+        ctx.forward(Msg {
+            value: Some(Box::new(Change {
+                new: Some(new),
+                old,
+            })),
+            ..msg
+        })
     }
 }

@@ -38,9 +38,17 @@ impl<K: 'static, V: 'static, VT: 'static, VR: Clone + Send + 'static> Node
             count_skipped(ctx.node_name(), "null_value");
             return Ok(());
         };
-        let other = store::get(ctx.local(self.index), &*self.key, &*self.value, peek::<K>(&msg.key)?)?;
+        let other = store::get(
+            ctx.local(self.index),
+            &*self.key,
+            &*self.value,
+            peek::<K>(&msg.key)?,
+        )?;
         match (self.joiner)(take::<V>(v)?, other) {
-            Some(out) => ctx.forward(Msg { value: Some(Box::new(out)), ..msg }),
+            Some(out) => ctx.forward(Msg {
+                value: Some(Box::new(out)),
+                ..msg
+            }),
             None => Ok(()),
         }
     }
@@ -73,11 +81,14 @@ impl<K: 'static, V: 'static, KT: 'static, VT: 'static, VR: Clone + Send + 'stati
         let kt = (self.selector)(peek::<K>(&msg.key)?, &v);
         let kb = self.key.serialize(&self.store, &kt).map_err(as_key)?;
         let (store, serde) = (&self.store, &self.value);
-        let other = ctx
-            .global(self.index)
-            .get_with(&kb, |raw| raw.map(|b| serde.deserialize(store, b)).transpose())??;
+        let other = ctx.global(self.index).get_with(&kb, |raw| {
+            raw.map(|b| serde.deserialize(store, b)).transpose()
+        })??;
         match (self.joiner)(v, other) {
-            Some(out) => ctx.forward(Msg { value: Some(Box::new(out)), ..msg }),
+            Some(out) => ctx.forward(Msg {
+                value: Some(Box::new(out)),
+                ..msg
+            }),
             None => Ok(()),
         }
     }
@@ -131,6 +142,9 @@ where
         if out.new.is_none() && out.old.is_none() {
             return Ok(());
         }
-        ctx.forward(Msg { value: Some(Box::new(out)), ..msg })
+        ctx.forward(Msg {
+            value: Some(Box::new(out)),
+            ..msg
+        })
     }
 }

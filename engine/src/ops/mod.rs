@@ -13,12 +13,16 @@ use crate::error::{KeyOrValue, StreamsError};
 /// Re-labels a serde error as concerning the key.
 pub(crate) fn as_key(e: StreamsError) -> StreamsError {
     match e {
-        StreamsError::Serialize { topic, source, .. } => {
-            StreamsError::Serialize { topic, what: KeyOrValue::Key, source }
-        }
-        StreamsError::Deserialize { topic, source, .. } => {
-            StreamsError::Deserialize { topic, what: KeyOrValue::Key, source }
-        }
+        StreamsError::Serialize { topic, source, .. } => StreamsError::Serialize {
+            topic,
+            what: KeyOrValue::Key,
+            source,
+        },
+        StreamsError::Deserialize { topic, source, .. } => StreamsError::Deserialize {
+            topic,
+            what: KeyOrValue::Key,
+            source,
+        },
         other => other,
     }
 }

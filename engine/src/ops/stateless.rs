@@ -61,7 +61,11 @@ impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'sta
             return Ok(());
         };
         let (k2, v2) = (self.f)(take::<K>(msg.key)?, take::<V>(v)?);
-        ctx.forward(Msg { key: Box::new(k2), value: Some(Box::new(v2)), ..msg })
+        ctx.forward(Msg {
+            key: Box::new(k2),
+            value: Some(Box::new(v2)),
+            ..msg
+        })
     }
 }
 
@@ -77,7 +81,10 @@ impl<K: 'static, V: 'static, K2: Clone + Send + 'static> Node for SelectKey<K, V
             return Ok(());
         };
         let k2 = (self.f)(peek::<K>(&msg.key)?, peek::<V>(v)?);
-        ctx.forward(Msg { key: Box::new(k2), ..msg })
+        ctx.forward(Msg {
+            key: Box::new(k2),
+            ..msg
+        })
     }
 }
 

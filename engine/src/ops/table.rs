@@ -70,7 +70,10 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> Node for TableSource<
             return Ok(());
         }
         self.store.write(ctx, key, new.as_ref())?;
-        ctx.forward(Msg { value: Some(Box::new(Change { new, old })), ..msg })
+        ctx.forward(Msg {
+            value: Some(Box::new(Change { new, old })),
+            ..msg
+        })
     }
 }
 
@@ -94,14 +97,20 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> Node for TableFilter<
         let change = take::<Change<V>>(v)?;
         let key = peek::<K>(&msg.key)?;
         let keep = |v: Option<V>| v.filter(|v| (self.pred)(key, v) == self.keep);
-        let out = Change { new: keep(change.new), old: keep(change.old) };
+        let out = Change {
+            new: keep(change.new),
+            old: keep(change.old),
+        };
         if out.new.is_none() && out.old.is_none() {
             return Ok(());
         }
         if let Some(s) = &self.store {
             s.write(ctx, key, out.new.as_ref())?;
         }
-        ctx.forward(Msg { value: Some(Box::new(out)), ..msg })
+        ctx.forward(Msg {
+            value: Some(Box::new(out)),
+            ..msg
+        })
     }
 }
 
@@ -132,7 +141,10 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static, V2: Clone + Send + 's
         if let Some(s) = &self.store {
             s.write(ctx, key, out.new.as_ref())?;
         }
-        ctx.forward(Msg { value: Some(Box::new(out)), ..msg })
+        ctx.forward(Msg {
+            value: Some(Box::new(out)),
+            ..msg
+        })
     }
 }
 

@@ -54,7 +54,8 @@ impl InitContext<'_, '_> {
     /// Calls `punctuate` every `interval` of the given clock.
     pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> PunctuationId {
         let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-        PunctuationId(self.inner.punctuations.schedule(self.inner.node, kind, ms))
+        let (node, now) = (self.inner.node, self.inner.wall_clock);
+        PunctuationId(self.inner.punctuations.schedule(node, kind, ms, now))
     }
     pub fn application_id(&self) -> &str {
         self.inner.application_id
@@ -133,10 +134,13 @@ where
     VOut: Clone + Send + 'static,
 {
     fn init(&mut self, ctx: &mut InitCtx<'_>) -> Result<(), StreamsError> {
-        let name = format!("#{}", ctx.node);
+        let name = ctx.name.to_owned();
         self.processor
             .init(&mut InitContext { inner: ctx })
-            .map_err(|source| StreamsError::Process { processor: name, source })
+            .map_err(|source| StreamsError::Process {
+                processor: name,
+                source,
+            })
     }
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
@@ -150,13 +154,23 @@ where
             timestamp: msg.timestamp,
             headers: msg.headers,
         };
-        let mut pctx = ProcessorContext { inner: ctx, _t: PhantomData };
-        self.processor.process(&mut pctx, record).map_err(|source| lift(ctx, source))
+        let mut pctx = ProcessorContext {
+            inner: ctx,
+            _t: PhantomData,
+        };
+        self.processor
+            .process(&mut pctx, record)
+            .map_err(|source| lift(ctx, source))
     }
 
     fn punctuate(&mut self, ctx: &mut Ctx<'_>, id: u32, ts: i64) -> Result<(), StreamsError> {
-        let mut pctx = ProcessorContext { inner: ctx, _t: PhantomData };
-        self.processor.punctuate(&mut pctx, PunctuationId(id), ts).map_err(|source| lift(ctx, source))
+        let mut pctx = ProcessorContext {
+            inner: ctx,
+            _t: PhantomData,
+        };
+        self.processor
+            .punctuate(&mut pctx, PunctuationId(id), ts)
+            .map_err(|source| lift(ctx, source))
     }
 
     fn close(&mut self) {
@@ -169,6 +183,9 @@ where
 fn lift(ctx: &Ctx<'_>, source: BoxError) -> StreamsError {
     match source.downcast::<StreamsError>() {
         Ok(e) => *e,
-        Err(source) => StreamsError::Process { processor: ctx.node_name().to_owned(), source },
+        Err(source) => StreamsError::Process {
+            processor: ctx.node_name().to_owned(),
+            source,
+        },
     }
 }

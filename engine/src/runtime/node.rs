@@ -69,11 +69,17 @@ pub(crate) fn take<T: 'static>(b: Boxed) -> Result<T, StreamsError> {
 
 /// Borrows a boxed datum as `T`.
 pub(crate) fn peek<T: 'static>(b: &Boxed) -> Result<&T, StreamsError> {
-    b.as_ref().as_any().downcast_ref::<T>().ok_or_else(type_mismatch::<T>)
+    b.as_ref()
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(type_mismatch::<T>)
 }
 
 fn type_mismatch<T>() -> StreamsError {
-    StreamsError::Internal(format!("record type mismatch: expected {}", std::any::type_name::<T>()))
+    StreamsError::Internal(format!(
+        "record type mismatch: expected {}",
+        std::any::type_name::<T>()
+    ))
 }
 
 /// A processor node of a task.
@@ -102,6 +108,8 @@ pub(crate) enum StoreRef {
 /// What a node sees while it initializes.
 pub(crate) struct InitCtx<'a> {
     pub node: usize,
+    pub name: &'a str,
+    pub wall_clock: i64,
     pub stores: &'a TaskStores,
     pub punctuations: &'a mut Punctuations,
     pub application_id: &'a str,
@@ -110,7 +118,9 @@ pub(crate) struct InitCtx<'a> {
 
 impl InitCtx<'_> {
     pub(crate) fn store(&self, name: &str) -> Result<StoreRef, StreamsError> {
-        self.stores.resolve(name).ok_or_else(|| StreamsError::UnknownStore(name.to_owned()))
+        self.stores
+            .resolve(name)
+            .ok_or_else(|| StreamsError::UnknownStore(name.to_owned()))
     }
     pub(crate) fn local_store(&self, name: &str) -> Result<usize, StreamsError> {
         match self.store(name)? {
@@ -176,7 +186,9 @@ impl Ctx<'_> {
     /// Runs node `child` on `msg` with this context.
     pub(crate) fn run(&mut self, child: usize, msg: Msg) -> Result<(), StreamsError> {
         let Some(mut node) = self.nodes.get_mut(child).and_then(Option::take) else {
-            return Err(StreamsError::Internal(format!("node #{child} re-entered or missing")));
+            return Err(StreamsError::Internal(format!(
+                "node #{child} re-entered or missing"
+            )));
         };
         let parent = std::mem::replace(&mut self.node, child);
         let result = node.process(self, msg);

@@ -39,9 +39,9 @@ impl GlobalStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Box<dyn KeyValueStore>>, StreamsError> {
-        self.store
-            .lock()
-            .map_err(|_| StreamsError::Internal(format!("global store `{}` lock poisoned", self.name)))
+        self.store.lock().map_err(|_| {
+            StreamsError::Internal(format!("global store `{}` lock poisoned", self.name))
+        })
     }
 
     /// Applies writes (and the source-topic offsets they reach) from the global topic.
@@ -72,7 +72,12 @@ pub(crate) struct GlobalReader {
 
 impl GlobalReader {
     pub(crate) fn new(shared: Arc<GlobalStore>, capacity: usize) -> Self {
-        GlobalReader { shared, cache: HashMap::new(), seen_generation: 0, capacity }
+        GlobalReader {
+            shared,
+            cache: HashMap::new(),
+            seen_generation: 0,
+            capacity,
+        }
     }
 
     /// Looks `key` up and hands the value (or `None`) to `f` without copying it on a cache hit.
@@ -115,7 +120,8 @@ impl TaskStores {
         store: Box<dyn KeyValueStore>,
         serdes: Arc<dyn Any + Send + Sync>,
     ) {
-        self.index.insert(store.name().to_owned(), StoreRef::Local(self.local.len()));
+        self.index
+            .insert(store.name().to_owned(), StoreRef::Local(self.local.len()));
         self.local.push(store);
         self.serdes.push(serdes);
     }
@@ -127,7 +133,9 @@ impl TaskStores {
         name: &str,
     ) -> Result<TypedStore<'_, K, V>, StreamsError> {
         let unknown = || StreamsError::UnknownStore(name.to_owned());
-        let Some(StoreRef::Local(i)) = self.resolve(name) else { return Err(unknown()) };
+        let Some(StoreRef::Local(i)) = self.resolve(name) else {
+            return Err(unknown());
+        };
         let (ks, vs) = self.serdes[i]
             .downcast_ref::<(SerdeRef<K>, SerdeRef<V>)>()
             .cloned()
@@ -136,7 +144,10 @@ impl TaskStores {
     }
 
     pub(crate) fn add_global(&mut self, reader: GlobalReader) {
-        self.index.insert(reader.shared.name().to_owned(), StoreRef::Global(self.global.len()));
+        self.index.insert(
+            reader.shared.name().to_owned(),
+            StoreRef::Global(self.global.len()),
+        );
         self.global.push(reader);
     }
 

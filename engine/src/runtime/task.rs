@@ -62,15 +62,22 @@ impl Task {
         sub: usize,
         partition: i32,
         stores: TaskStores,
+        wall_clock: i64,
     ) -> Result<Task, StreamsError> {
         let sub = topology
             .subtopologies
             .get(sub)
             .cloned()
             .ok_or_else(|| StreamsError::Internal(format!("no sub-topology {sub}")))?;
-        let id = TaskId { subtopology: sub.id, partition };
-        let mut nodes: Vec<Option<Box<dyn Node>>> =
-            sub.nodes.iter().map(|&g| Some((topology.nodes[g].factory)())).collect();
+        let id = TaskId {
+            subtopology: sub.id,
+            partition,
+        };
+        let mut nodes: Vec<Option<Box<dyn Node>>> = sub
+            .nodes
+            .iter()
+            .map(|&g| Some((topology.nodes[g].factory)()))
+            .collect();
         let mut decoders = HashMap::new();
         for (topic, &local) in &sub.sources {
             if let crate::graph::NodeKind::Source { decoder, .. } =
@@ -84,6 +91,8 @@ impl Task {
             if let Some(node) = node {
                 let mut ictx = InitCtx {
                     node: local,
+                    name: &sub.wiring.names[local],
+                    wall_clock,
                     stores: &stores,
                     punctuations: &mut punctuations,
                     application_id: &topology.application_id,
@@ -136,7 +145,12 @@ impl Task {
         }
         self.meta.partition = rec.partition;
         self.meta.offset = rec.offset;
-        let msg = Msg { key, value, timestamp: rec.timestamp, headers: rec.headers.clone() };
+        let msg = Msg {
+            key,
+            value,
+            timestamp: rec.timestamp,
+            headers: rec.headers.clone(),
+        };
         let mut ctx = Ctx {
             node: source,
             wiring: &self.sub.wiring,
@@ -152,7 +166,12 @@ impl Task {
         };
         ctx.run(source, msg)?;
         if !self.punctuations.is_empty() {
-            self.punctuate(PunctuationType::StreamTime, self.stream_time, wall_clock, collector)?;
+            self.punctuate(
+                PunctuationType::StreamTime,
+                self.stream_time,
+                wall_clock,
+                collector,
+            )?;
         }
         Ok(())
     }

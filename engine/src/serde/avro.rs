@@ -24,8 +24,9 @@ impl<T> AvroSerde<T> {
     /// Parses the schema in `path` (JSON `.avsc`).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, StreamsError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| StreamsError::SerdeSetup(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            StreamsError::SerdeSetup(format!("cannot read {}: {e}", path.display()))
+        })?;
         Self::from_schema_str(&text)
             .map_err(|e| StreamsError::SerdeSetup(format!("{}: {e}", path.display())))
     }
@@ -34,7 +35,10 @@ impl<T> AvroSerde<T> {
     pub fn from_schema_str(text: &str) -> Result<Self, StreamsError> {
         let schema = Schema::parse_str(text)
             .map_err(|e| StreamsError::SerdeSetup(format!("invalid Avro schema: {e}")))?;
-        Ok(AvroSerde { schema, _t: PhantomData })
+        Ok(AvroSerde {
+            schema,
+            _t: PhantomData,
+        })
     }
 
     /// The schema values are written with and read against.
@@ -101,7 +105,10 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_garbage() {
         let s = AvroSerde::<Product>::from_schema_str(SCHEMA).unwrap();
-        let p = Product { product_id: "p1".into(), price: 2.5 };
+        let p = Product {
+            product_id: "p1".into(),
+            price: 2.5,
+        };
         let b = s.serialize("t", &p).unwrap();
         assert_eq!(s.deserialize("t", &b).unwrap(), p);
         assert!(s.deserialize("t", &[0xff, 0xff, 0xff]).is_err());

@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn round_trips_and_reports_bad_payloads() {
         let s = JsonSerde::<P>::new();
-        let p = P { id: "a".into(), price: 1.5 };
+        let p = P {
+            id: "a".into(),
+            price: 1.5,
+        };
         let b = s.serialize("t", &p).unwrap();
         assert_eq!(s.deserialize("t", &b).unwrap(), p);
         let err = s.deserialize("t", b"{\"id\":1}").unwrap_err();

@@ -4,7 +4,11 @@ use super::Serde;
 use crate::error::{KeyOrValue, StreamsError};
 
 fn de_err(topic: &str, msg: impl Into<String>) -> StreamsError {
-    StreamsError::Deserialize { topic: topic.into(), what: KeyOrValue::Value, source: msg.into().into() }
+    StreamsError::Deserialize {
+        topic: topic.into(),
+        what: KeyOrValue::Value,
+        source: msg.into().into(),
+    }
 }
 
 /// Bytes as they are.

@@ -18,7 +18,7 @@ use weir_state::{KeyValueStore, StoreBuilder, WriteBatch};
 pub use topics::{TestInputTopic, TestOutputTopic};
 
 use crate::error::StreamsError;
-use crate::graph::Topology;
+use crate::graph::{SourceDecoder, Topology};
 use crate::record::Headers;
 use crate::runtime::collector::ProducedRecord;
 use crate::runtime::stores::{GlobalReader, GlobalStore, TaskStores};
@@ -40,7 +40,11 @@ pub struct DriverConfig {
 
 impl Default for DriverConfig {
     fn default() -> Self {
-        DriverConfig { state_dir: None, global_cache_entries: 100_000, start_time_ms: 0 }
+        DriverConfig {
+            state_dir: None,
+            global_cache_entries: 100_000,
+            start_time_ms: 0,
+        }
     }
 }
 
@@ -49,7 +53,7 @@ pub struct TopologyTestDriver {
     topology: Topology,
     tasks: Vec<Task>,
     task_of_topic: HashMap<String, usize>,
-    global_of_topic: HashMap<String, Arc<GlobalStore>>,
+    global_of_topic: HashMap<String, (Arc<GlobalStore>, Arc<dyn SourceDecoder>)>,
     global_of_store: HashMap<String, Arc<GlobalStore>>,
     internal: BTreeSet<String>,
     outputs: HashMap<String, VecDeque<ProducedRecord>>,
@@ -57,7 +61,11 @@ pub struct TopologyTestDriver {
     wall_clock: i64,
 }
 
-fn open(config: &DriverConfig, dir: &str, name: &str) -> Result<Box<dyn KeyValueStore>, StreamsError> {
+fn open(
+    config: &DriverConfig,
+    dir: &str,
+    name: &str,
+) -> Result<Box<dyn KeyValueStore>, StreamsError> {
     let builder = match &config.state_dir {
         Some(root) => {
             let path = root.join(dir).join(name);
@@ -79,7 +87,7 @@ impl TopologyTestDriver {
         let mut global_of_store = HashMap::new();
         for g in &topology.globals {
             let store = GlobalStore::new(open(&config, "global", &g.store)?);
-            global_of_topic.insert(g.topic.clone(), store.clone());
+            global_of_topic.insert(g.topic.clone(), (store.clone(), g.decoder.clone()));
             global_of_store.insert(g.store.clone(), store);
         }
         let mut tasks = Vec::new();
@@ -90,15 +98,27 @@ impl TopologyTestDriver {
                 let def = topology
                     .store_def(name)
                     .ok_or_else(|| StreamsError::UnknownStore(name.clone()))?;
-                stores.add_local(open(&config, &format!("{}_0", sub.id), name)?, def.serdes.clone());
+                stores.add_local(
+                    open(&config, &format!("{}_0", sub.id), name)?,
+                    def.serdes.clone(),
+                );
             }
             for (_, store) in global_of_store.iter() {
-                stores.add_global(GlobalReader::new(store.clone(), config.global_cache_entries));
+                stores.add_global(GlobalReader::new(
+                    store.clone(),
+                    config.global_cache_entries,
+                ));
             }
             for topic in sub.sources.keys() {
                 task_of_topic.insert(topic.clone(), tasks.len());
             }
-            tasks.push(Task::new(&topology, sub.id, 0, stores)?);
+            tasks.push(Task::new(
+                &topology,
+                sub.id,
+                0,
+                stores,
+                config.start_time_ms,
+            )?);
         }
         let internal = topology.repartition_topics.clone();
         Ok(TopologyTestDriver {
@@ -146,10 +166,17 @@ impl TopologyTestDriver {
 
     /// Moves the wall clock forward and fires due wall-clock punctuations.
     pub fn advance_wall_clock_time(&mut self, by: Duration) -> Result<(), StreamsError> {
-        self.wall_clock = self.wall_clock.saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        self.wall_clock = self
+            .wall_clock
+            .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         for task in &mut self.tasks {
-            task.punctuate(PunctuationType::WallClockTime, self.wall_clock, self.wall_clock, &mut out)?;
+            task.punctuate(
+                PunctuationType::WallClockTime,
+                self.wall_clock,
+                self.wall_clock,
+                &mut out,
+            )?;
         }
         let mut queue = VecDeque::new();
         self.route(out, &mut queue);
@@ -172,7 +199,14 @@ impl TopologyTestDriver {
 
     fn drain(&mut self, mut queue: VecDeque<ProducedRecord>) -> Result<(), StreamsError> {
         while let Some(r) = queue.pop_front() {
-            self.process_one(&r.topic, r.key.as_deref(), r.value.as_deref(), r.timestamp, &r.headers, &mut queue)?;
+            self.process_one(
+                &r.topic,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                r.timestamp,
+                &r.headers,
+                &mut queue,
+            )?;
         }
         Ok(())
     }
@@ -193,7 +227,11 @@ impl TopologyTestDriver {
         queue: &mut VecDeque<ProducedRecord>,
     ) -> Result<(), StreamsError> {
         let offset = self.next_offset(topic);
-        if let Some(global) = self.global_of_topic.get(topic) {
+        if let Some((global, decoder)) = self.global_of_topic.get(topic) {
+            // Decode to reject what the table's serdes cannot read; store the bytes as they are.
+            if decoder.decode(topic, key, value)?.is_none() {
+                return Ok(());
+            }
             let Some(key) = key else { return Ok(()) };
             let mut batch = WriteBatch::of(vec![(key.to_vec(), value.map(<[u8]>::to_vec))]);
             batch.offsets.insert(0, offset);
@@ -202,7 +240,15 @@ impl TopologyTestDriver {
         let Some(&t) = self.task_of_topic.get(topic) else {
             return Err(StreamsError::UnknownTopic(topic.to_owned()));
         };
-        let input = InputRecord { topic, partition: 0, offset, timestamp, key, value, headers };
+        let input = InputRecord {
+            topic,
+            partition: 0,
+            offset,
+            timestamp,
+            key,
+            value,
+            headers,
+        };
         let mut out = Vec::new();
         self.tasks[t].process(input, self.wall_clock, &mut out)?;
         self.route(out, queue);
@@ -212,27 +258,42 @@ impl TopologyTestDriver {
     /// Queues records for topics the topology reads; keeps those of non-internal topics.
     fn route(&mut self, out: Vec<ProducedRecord>, queue: &mut VecDeque<ProducedRecord>) {
         for r in out {
-            let consumed = self.task_of_topic.contains_key(&r.topic) || self.global_of_topic.contains_key(&r.topic);
+            let consumed = self.task_of_topic.contains_key(&r.topic)
+                || self.global_of_topic.contains_key(&r.topic);
             let internal = self.internal.contains(&r.topic);
             if consumed && !internal {
-                self.outputs.entry(r.topic.clone()).or_default().push_back(r.clone());
+                self.outputs
+                    .entry(r.topic.clone())
+                    .or_default()
+                    .push_back(r.clone());
                 queue.push_back(r);
             } else if consumed {
                 queue.push_back(r);
             } else {
-                self.outputs.entry(r.topic.clone()).or_default().push_back(r);
+                self.outputs
+                    .entry(r.topic.clone())
+                    .or_default()
+                    .push_back(r);
             }
         }
     }
 
     /// Takes every record written to `topic` so far, serialized.
     pub fn read_raw(&mut self, topic: &str) -> Vec<ProducedRecord> {
-        self.outputs.get_mut(topic).map(|q| q.drain(..).collect()).unwrap_or_default()
+        self.outputs
+            .get_mut(topic)
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
     }
 
     /// Topics that have unread output.
     pub fn output_topics(&self) -> Vec<String> {
-        let mut t: Vec<String> = self.outputs.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        let mut t: Vec<String> = self
+            .outputs
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
         t.sort();
         t
     }
@@ -251,14 +312,22 @@ impl TopologyTestDriver {
     }
 
     /// Every entry of a store (task-local or global), decoded with its serdes.
-    pub fn read_store<K: 'static, V: 'static>(&mut self, name: &str) -> Result<Vec<(K, V)>, StreamsError> {
+    pub fn read_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<Vec<(K, V)>, StreamsError> {
         if let Some(global) = self.global_of_store.get(name) {
-            let def = self.topology.store_def(name).ok_or_else(|| StreamsError::UnknownStore(name.to_owned()))?;
+            let def = self
+                .topology
+                .store_def(name)
+                .ok_or_else(|| StreamsError::UnknownStore(name.to_owned()))?;
             let (ks, vs) = def
                 .serdes
                 .downcast_ref::<(SerdeRef<K>, SerdeRef<V>)>()
                 .cloned()
-                .ok_or_else(|| StreamsError::UnknownStore(format!("{name} (other key/value types)")))?;
+                .ok_or_else(|| {
+                    StreamsError::UnknownStore(format!("{name} (other key/value types)"))
+                })?;
             let raw = global.with(|s| s.all()?.collect::<Result<Vec<_>, _>>())?;
             return raw
                 .into_iter()

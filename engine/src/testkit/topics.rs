@@ -16,38 +16,75 @@ pub struct TestInputTopic<K, V> {
 
 impl<K: 'static, V: 'static> TestInputTopic<K, V> {
     pub(crate) fn new(topic: &str, key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
-        TestInputTopic { topic: topic.to_owned(), key, value }
+        TestInputTopic {
+            topic: topic.to_owned(),
+            key,
+            value,
+        }
     }
 
     /// Pipes `(key, value)` stamped with the driver's wall-clock time.
-    pub fn pipe(&self, driver: &mut TopologyTestDriver, key: K, value: V) -> Result<(), StreamsError> {
+    pub fn pipe(
+        &self,
+        driver: &mut TopologyTestDriver,
+        key: K,
+        value: V,
+    ) -> Result<(), StreamsError> {
         let ts = driver.wall_clock_ms();
         self.pipe_record(driver, Record::new(key, Some(value), ts))
     }
 
     /// Pipes `(key, value)` with an explicit timestamp.
-    pub fn pipe_at(&self, driver: &mut TopologyTestDriver, key: K, value: V, timestamp: i64) -> Result<(), StreamsError> {
+    pub fn pipe_at(
+        &self,
+        driver: &mut TopologyTestDriver,
+        key: K,
+        value: V,
+        timestamp: i64,
+    ) -> Result<(), StreamsError> {
         self.pipe_record(driver, Record::new(key, Some(value), timestamp))
     }
 
     /// Pipes a tombstone (null value) for `key`.
-    pub fn pipe_tombstone(&self, driver: &mut TopologyTestDriver, key: K) -> Result<(), StreamsError> {
+    pub fn pipe_tombstone(
+        &self,
+        driver: &mut TopologyTestDriver,
+        key: K,
+    ) -> Result<(), StreamsError> {
         let ts = driver.wall_clock_ms();
         self.pipe_record(driver, Record::new(key, None, ts))
     }
 
     /// Pipes a full record (timestamp, headers; `None` value = tombstone).
-    pub fn pipe_record(&self, driver: &mut TopologyTestDriver, record: Record<K, Option<V>>) -> Result<(), StreamsError> {
-        let kb = self.key.serialize(&self.topic, &record.key).map_err(as_key)?;
+    pub fn pipe_record(
+        &self,
+        driver: &mut TopologyTestDriver,
+        record: Record<K, Option<V>>,
+    ) -> Result<(), StreamsError> {
+        let kb = self
+            .key
+            .serialize(&self.topic, &record.key)
+            .map_err(as_key)?;
         let vb = match &record.value {
             Some(v) => Some(self.value.serialize(&self.topic, v)?),
             None => None,
         };
-        driver.pipe_raw(&self.topic, Some(&kb), vb.as_deref(), record.timestamp, record.headers)
+        driver.pipe_raw(
+            &self.topic,
+            Some(&kb),
+            vb.as_deref(),
+            record.timestamp,
+            record.headers,
+        )
     }
 
     /// Pipes raw bytes (e.g. a payload the serde would reject).
-    pub fn pipe_bytes(&self, driver: &mut TopologyTestDriver, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<(), StreamsError> {
+    pub fn pipe_bytes(
+        &self,
+        driver: &mut TopologyTestDriver,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<(), StreamsError> {
         let ts = driver.wall_clock_ms();
         driver.pipe_raw(&self.topic, key, value, ts, Headers::new())
     }
@@ -62,11 +99,18 @@ pub struct TestOutputTopic<K, V> {
 
 impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
     pub(crate) fn new(topic: &str, key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
-        TestOutputTopic { topic: topic.to_owned(), key, value }
+        TestOutputTopic {
+            topic: topic.to_owned(),
+            key,
+            value,
+        }
     }
 
     /// Takes every record written so far, decoded (`None` value = tombstone).
-    pub fn read_records(&self, driver: &mut TopologyTestDriver) -> Result<Vec<Record<K, Option<V>>>, StreamsError> {
+    pub fn read_records(
+        &self,
+        driver: &mut TopologyTestDriver,
+    ) -> Result<Vec<Record<K, Option<V>>>, StreamsError> {
         driver
             .read_raw(&self.topic)
             .into_iter()
@@ -77,18 +121,34 @@ impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
                     Some(v) => Some(self.value.deserialize(&self.topic, v)?),
                     None => None,
                 };
-                Ok(Record { key, value, timestamp: r.timestamp, headers: r.headers })
+                Ok(Record {
+                    key,
+                    value,
+                    timestamp: r.timestamp,
+                    headers: r.headers,
+                })
             })
             .collect()
     }
 
     /// Takes every `(key, value)` written so far.
-    pub fn read_key_values(&self, driver: &mut TopologyTestDriver) -> Result<Vec<(K, Option<V>)>, StreamsError> {
-        Ok(self.read_records(driver)?.into_iter().map(|r| (r.key, r.value)).collect())
+    pub fn read_key_values(
+        &self,
+        driver: &mut TopologyTestDriver,
+    ) -> Result<Vec<(K, Option<V>)>, StreamsError> {
+        Ok(self
+            .read_records(driver)?
+            .into_iter()
+            .map(|r| (r.key, r.value))
+            .collect())
     }
 
     /// Takes the values written so far (tombstones skipped).
     pub fn read_values(&self, driver: &mut TopologyTestDriver) -> Result<Vec<V>, StreamsError> {
-        Ok(self.read_records(driver)?.into_iter().filter_map(|r| r.value).collect())
+        Ok(self
+            .read_records(driver)?
+            .into_iter()
+            .filter_map(|r| r.value)
+            .collect())
     }
 }

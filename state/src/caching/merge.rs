@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn an_inner_error_ends_the_iteration() {
         let dirty = BTreeMap::from([(b"a".to_vec(), Some(b"A".to_vec()))]);
-        let inner: Vec<Result<(Vec<u8>, Vec<u8>), StateError>> =
+        let inner: Vec<<MergeIter<'_> as Iterator>::Item> =
             vec![Err(StateError::Closed { store: "s".into() })];
         let mut it = MergeIter::new(Box::new(dirty.iter()), Box::new(inner.into_iter()), false);
         assert!(matches!(it.next(), Some(Err(StateError::Closed { .. }))));

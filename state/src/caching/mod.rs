@@ -48,7 +48,10 @@ impl<S: KeyValueStore + std::fmt::Debug> std::fmt::Debug for CachingStore<S> {
             .field("inner", &self.inner)
             .field("dirty_len", &self.dirty.len())
             .field("dirty_bytes", &self.dirty_bytes)
-            .field("cached_entries", &self.cache.try_borrow().map(|c| c.len()).ok())
+            .field(
+                "cached_entries",
+                &self.cache.try_borrow().map(|c| c.len()).ok(),
+            )
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }

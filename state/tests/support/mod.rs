@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use weir_state::{
     CachingStore, ChangeLoggingStore, ChangelogSink, InMemoryStore, KeyValueStore, RocksDbConfig,
-    RocksDbStore, StateError, StoreBuilder,
+    RocksDbStore, StateError, StoreBuilder, Write,
 };
 
 /// The store name every fixture uses.
@@ -35,7 +35,7 @@ pub trait Fixture: Sized {
 
 /// A changelog sink that records every write.
 #[derive(Clone, Default)]
-pub struct Recorder(pub Arc<Mutex<Vec<(Vec<u8>, Option<Vec<u8>>)>>>);
+pub struct Recorder(pub Arc<Mutex<Vec<Write>>>);
 
 impl ChangelogSink for Recorder {
     fn send(&mut self, _: &str, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
