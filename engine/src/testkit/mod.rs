@@ -212,9 +212,25 @@ impl TopologyTestDriver {
     }
 
     fn next_offset(&mut self, topic: &str) -> i64 {
-        let o = self.offsets.entry(topic.to_owned()).or_insert(0);
-        *o += 1;
-        *o - 1
+        match self.offsets.get_mut(topic) {
+            Some(o) => {
+                *o += 1;
+                *o - 1
+            }
+            None => {
+                self.offsets.insert(topic.to_owned(), 1);
+                0
+            }
+        }
+    }
+
+    fn keep_output(&mut self, r: ProducedRecord) {
+        match self.outputs.get_mut(&r.topic) {
+            Some(q) => q.push_back(r),
+            None => {
+                self.outputs.insert(r.topic.clone(), VecDeque::from([r]));
+            }
+        }
     }
 
     fn process_one(
@@ -262,18 +278,12 @@ impl TopologyTestDriver {
                 || self.global_of_topic.contains_key(&r.topic);
             let internal = self.internal.contains(&r.topic);
             if consumed && !internal {
-                self.outputs
-                    .entry(r.topic.clone())
-                    .or_default()
-                    .push_back(r.clone());
+                self.keep_output(r.clone());
                 queue.push_back(r);
             } else if consumed {
                 queue.push_back(r);
             } else {
-                self.outputs
-                    .entry(r.topic.clone())
-                    .or_default()
-                    .push_back(r);
+                self.keep_output(r);
             }
         }
     }
