@@ -69,6 +69,80 @@ pub enum StreamsError {
     /// A record was piped or consumed from a topic no source reads.
     #[error("no source reads topic `{0}`")]
     UnknownTopic(String),
+
+    /// A configuration property has a bad value; `origin` says where it came from (a file and
+    /// line, an environment variable, an override).
+    #[error("config `{key}` ({origin}): {message}")]
+    Config {
+        key: String,
+        origin: String,
+        message: String,
+    },
+
+    /// A required configuration property is not set.
+    #[error("missing required config `{key}`: {hint}")]
+    MissingConfig {
+        key: &'static str,
+        hint: &'static str,
+    },
+
+    /// The properties file could not be read.
+    #[error("cannot read config file `{}`: {source}", path.display())]
+    ConfigFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A Kafka client operation failed.
+    #[error("kafka: {operation} failed: {source}")]
+    Kafka {
+        operation: &'static str,
+        source: rdkafka::error::KafkaError,
+    },
+
+    /// A topic the topology reads does not exist (weir never relies on broker auto-creation).
+    #[error("source topic `{0}` does not exist; create it before starting the application")]
+    MissingSourceTopic(String),
+
+    /// An internal topic exists with another partition count than the topology needs.
+    #[error(
+        "internal topic `{topic}` has {actual} partitions but the topology needs {expected}; \
+         stop every worker and delete it (its data is rebuilt), or give the source topics back \
+         their former partition counts"
+    )]
+    TopicMismatch {
+        topic: String,
+        expected: i32,
+        actual: i32,
+    },
+
+    /// Topics that a task joins (a co-partition group) have different partition counts.
+    #[error("topics joined together must have the same number of partitions, but: {}", fmt_counts(.topics))]
+    CopartitionMismatch { topics: Vec<(String, i32)> },
+
+    /// The broker refused to create a topic.
+    #[error("cannot create topic `{topic}`: {source}")]
+    CreateTopic {
+        topic: String,
+        source: rdkafka::error::KafkaError,
+    },
+
+    /// A record could not be delivered to Kafka (the first delivery error since the last
+    /// flush or commit).
+    #[error("cannot deliver a record: {0}")]
+    Production(String),
+
+    /// Topics created at start-up did not show in the metadata in time.
+    #[error("topics not visible in the cluster metadata in time: {}", .topics.join(", "))]
+    TopicsNotReady { topics: Vec<String> },
+}
+
+fn fmt_counts(topics: &[(String, i32)]) -> String {
+    topics
+        .iter()
+        .map(|(t, n)| format!("`{t}` has {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Which half of a record a serde error concerns.
@@ -99,6 +173,16 @@ impl StreamsError {
                 weir_state::ErrorKind::Retriable => ErrorKind::Retriable,
                 _ => ErrorKind::Fatal,
             },
+            StreamsError::Kafka { source, .. } | StreamsError::CreateTopic { source, .. } => {
+                crate::kafka::error_kind(source)
+            }
+            StreamsError::TopicsNotReady { .. } => ErrorKind::Retriable,
+            StreamsError::Config { .. }
+            | StreamsError::MissingConfig { .. }
+            | StreamsError::ConfigFile { .. }
+            | StreamsError::MissingSourceTopic(_)
+            | StreamsError::TopicMismatch { .. }
+            | StreamsError::CopartitionMismatch { .. } => ErrorKind::Fatal,
             _ => ErrorKind::Fatal,
         }
     }

@@ -1,8 +1,8 @@
 //! weir's engine: a Kafka Streams-style DSL, the topology graph it builds, the processing code
 //! that runs it, serdes, and a broker-less test driver.
 //!
-//! What it is not (yet): the Kafka runtime (stream threads, consumer groups, changelog topics),
-//! definition files, the HTTP endpoint. State stores live in the `weir-state` crate.
+//! The Kafka runtime is [`KafkaStreams`] (stream threads, consumer groups, changelog topics).
+//! What it is not (yet): definition files, the HTTP endpoint. State stores live in the `weir-state` crate.
 //!
 //! ```
 //! use weir_engine::{StreamsBuilder, Consumed, Produced, Serdes};
@@ -19,9 +19,11 @@
 //! assert_eq!(output.read_key_values(&mut driver).unwrap(), vec![("k".to_string(), Some("HI".to_string()))]);
 //! ```
 
+pub mod config;
 pub mod dsl;
 pub mod error;
 pub mod graph;
+pub mod kafka;
 mod ops;
 pub mod processor;
 pub mod record;
@@ -30,6 +32,7 @@ pub mod serde;
 pub mod store;
 pub mod testkit;
 
+pub use config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
 pub use dsl::{
     BranchedKStream, Consumed, Datum, GlobalKTable, Grouped, KGroupedStream, KStream, KTable,
     Materialized, Produced, Repartitioned, StreamsBuilder,
@@ -38,6 +41,6 @@ pub use error::{BoxError, ErrorKind, KeyOrValue, StreamsError};
 pub use graph::Topology;
 pub use processor::{InitContext, Processor, ProcessorContext, PunctuationId};
 pub use record::{Headers, Record, RecordMetadata};
-pub use runtime::{PunctuationType, TaskId};
+pub use runtime::{KafkaStreams, PunctuationType, TaskId};
 pub use serde::{Serde, SerdeRef, Serdes};
 pub use store::TypedStore;

@@ -170,6 +170,10 @@ impl TaskStores {
         }
     }
 
+    pub(crate) fn local_names(&self) -> impl Iterator<Item = &str> {
+        self.local.iter().map(|s| s.name())
+    }
+
     pub(crate) fn locals_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn KeyValueStore>> {
         self.local.iter_mut()
     }

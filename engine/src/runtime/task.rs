@@ -114,6 +114,10 @@ impl Task {
         })
     }
 
+    pub(crate) fn id(&self) -> TaskId {
+        self.id
+    }
+
     pub(crate) fn stores(&self) -> &TaskStores {
         &self.stores
     }

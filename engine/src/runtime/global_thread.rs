@@ -1,0 +1,117 @@
+//! Global tables: every worker reads each global topic in full into a local store before any task
+//! processes (bootstrap), then keeps reading to stay current.
+//!
+//! A global store's checkpoint is the source topic's offset per partition, written in the same
+//! batch as the records it covers, so a restart resumes where the store is, not from the start.
+//! Records the table's serdes cannot decode are skipped and counted (the topic is someone else's
+//! data; one bad record must not stop every worker).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use weir_state::{RocksDbConfig, StoreBuilder, WriteBatch};
+
+use crate::config::StreamsConfig;
+use crate::error::StreamsError;
+use crate::graph::{GlobalDef, Topology};
+use crate::kafka::restore::PartitionReader;
+use crate::runtime::stores::GlobalStore;
+
+struct GlobalTable {
+    def: GlobalDef,
+    store: Arc<GlobalStore>,
+    reader: PartitionReader,
+}
+
+/// Keeps the global stores current.
+pub(crate) struct GlobalUpdater {
+    tables: Vec<GlobalTable>,
+}
+
+impl GlobalUpdater {
+    /// Opens each global store and positions its reader at the store's checkpoint.
+    pub(crate) fn open(
+        topology: &Topology,
+        config: &StreamsConfig,
+        rocksdb: &RocksDbConfig,
+        partitions: &BTreeMap<String, i32>,
+        reader_config: &rdkafka::config::ClientConfig,
+    ) -> Result<Self, StreamsError> {
+        let dir = config.state_dir.join(&topology.application_id).join("global");
+        let mut tables = Vec::new();
+        for def in &topology.globals {
+            let raw = StoreBuilder::rocksdb(def.store.as_str(), dir.join(&def.store), rocksdb.clone()).build()?;
+            let checkpoint = raw.committed_offsets()?;
+            let count = partitions.get(&def.topic).copied().ok_or_else(|| StreamsError::MissingSourceTopic(def.topic.clone()))?;
+            let start = (0..count).map(|p| (p, checkpoint.get(&p).map(|o| o + 1))).collect();
+            let reader = PartitionReader::new(reader_config, &def.topic, &start)?;
+            tables.push(GlobalTable { def: def.clone(), store: GlobalStore::new(raw), reader });
+        }
+        Ok(GlobalUpdater { tables })
+    }
+
+    /// The stores, for the stream threads' tasks.
+    pub(crate) fn stores(&self) -> Vec<Arc<GlobalStore>> {
+        self.tables.iter().map(|t| t.store.clone()).collect()
+    }
+
+    /// Reads every global topic for at most `budget` and applies what was read.
+    pub(crate) fn step(&mut self, budget: Duration) -> Result<u64, StreamsError> {
+        let mut total = 0;
+        for t in &mut self.tables {
+            let mut batch = WriteBatch::default();
+            let decoder = t.def.decoder.clone();
+            t.reader.read(budget, |r| {
+                let o = batch.offsets.entry(r.partition).or_insert(r.offset);
+                *o = (*o).max(r.offset);
+                match decoder.decode(r.topic, r.key, r.value) {
+                    Ok(Some(_)) => {
+                        if let Some(k) = r.key {
+                            batch.writes.push((k.to_vec(), r.value.map(<[u8]>::to_vec)));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(topic = r.topic, partition = r.partition, offset = r.offset, error = %e, "skipped an undecodable global-table record");
+                        metrics::counter!("weir_skipped_records_total", "reason" => "global_decode").increment(1);
+                    }
+                }
+                Ok(())
+            })?;
+            total += batch.writes.len() as u64;
+            if !batch.is_empty() {
+                t.store.apply(batch)?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Reads until every global topic reached its end once.
+    pub(crate) fn bootstrap(&mut self, timeout: Duration) -> Result<u64, StreamsError> {
+        let started = Instant::now();
+        let mut total = 0;
+        while !self.tables.iter().all(|t| t.reader.caught_up()) {
+            if started.elapsed() > timeout {
+                return Err(StreamsError::Internal(format!(
+                    "global tables not bootstrapped after {timeout:?} ({total} records read)"
+                )));
+            }
+            total += self.step(Duration::from_millis(200))?;
+        }
+        tracing::info!(records = total, elapsed_ms = started.elapsed().as_millis() as u64, "global tables bootstrapped");
+        Ok(total)
+    }
+
+    /// Keeps the stores current until `shutdown`.
+    pub(crate) fn run(mut self, shutdown: Arc<AtomicBool>) -> Result<(), StreamsError> {
+        while !shutdown.load(Ordering::Acquire) {
+            self.step(Duration::from_millis(100))?;
+        }
+        for t in &self.tables {
+            t.store.with(|s| s.close())?;
+        }
+        Ok(())
+    }
+}
