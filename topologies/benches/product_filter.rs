@@ -1,7 +1,7 @@
 //! Engine-only throughput of product-filter through the test driver: 1M JSON products through
 //! filter → global-table lookup (10k forbidden ids in RocksDB) → map_values → sink.
 //!
-//! Run: `cargo bench -p weir-topologies --bench product_filter` (set `WEIR_BENCH_RECORDS` to
+//! Run: `cargo bench --profile dev -p weir-topologies --bench product_filter` (set `WEIR_BENCH_RECORDS` to
 //! change the record count). Prints records/s for each of 3 runs and the best.
 
 use std::time::Instant;

@@ -44,24 +44,24 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
             Ok(m) => {
-                if (self.tracked)(m.topic()) {
-                    if let Ok(mut offsets) = self.deliveries.offsets.lock() {
-                        let e = offsets
-                            .entry((m.topic().to_owned(), m.partition()))
-                            .or_insert(-1);
-                        *e = (*e).max(m.offset());
-                    }
+                if (self.tracked)(m.topic())
+                    && let Ok(mut offsets) = self.deliveries.offsets.lock()
+                {
+                    let e = offsets
+                        .entry((m.topic().to_owned(), m.partition()))
+                        .or_insert(-1);
+                    *e = (*e).max(m.offset());
                 }
             }
             Err((e, m)) => {
-                if let Ok(mut first) = self.deliveries.first_error.lock() {
-                    if first.is_none() {
-                        *first = Some(format!(
-                            "delivery to {}[{}] failed: {e}",
-                            m.topic(),
-                            m.partition()
-                        ));
-                    }
+                if let Ok(mut first) = self.deliveries.first_error.lock()
+                    && first.is_none()
+                {
+                    *first = Some(format!(
+                        "delivery to {}[{}] failed: {e}",
+                        m.topic(),
+                        m.partition()
+                    ));
                 }
             }
         }
@@ -113,14 +113,15 @@ impl Producer {
     }
 
     fn ensure_transaction(&self) -> Result<(), StreamsError> {
-        if self.transactional && !self.in_transaction.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.inner.begin_transaction() {
-                self.in_transaction.store(false, Ordering::Release);
-                return Err(StreamsError::Kafka {
-                    operation: "begin transaction",
-                    source: e,
-                });
-            }
+        if self.transactional
+            && !self.in_transaction.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.inner.begin_transaction()
+        {
+            self.in_transaction.store(false, Ordering::Release);
+            return Err(StreamsError::Kafka {
+                operation: "begin transaction",
+                source: e,
+            });
         }
         Ok(())
     }
