@@ -116,6 +116,7 @@ fn a_global_lookup_cache_of_one_entry_still_sees_updates() {
         .to("out", Produced::value_serde(Serdes::string()));
     let config = DriverConfig {
         global_cache_entries: 1,
+        global_mirror_bytes: 0,
         ..DriverConfig::default()
     };
     let mut d = TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap();
@@ -137,5 +138,39 @@ fn a_global_lookup_cache_of_one_entry_still_sees_updates() {
     assert_eq!(
         out,
         vec![s("1:one"), s("2:two"), s("1:one"), s("3:"), s("1:uno")]
+    );
+}
+
+#[test]
+fn a_global_table_that_outgrows_its_mirror_is_read_from_the_store() {
+    let b = StreamsBuilder::new("app");
+    let names = b.global_table("names", strings(), Materialized::as_("names-store"));
+    b.stream("ids", strings())
+        .left_join_global(
+            &names,
+            |_, id| id.clone(),
+            |id, n: Option<String>| format!("{id}:{}", n.unwrap_or_default()),
+        )
+        .to("out", Produced::value_serde(Serdes::string()));
+    // Room for about two entries: the third write drops the mirror.
+    let config = DriverConfig {
+        global_mirror_bytes: 12,
+        ..DriverConfig::default()
+    };
+    let mut d = TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap();
+    let names_in = d.input_topic("names", Serdes::string(), Serdes::string());
+    let ids = d.input_topic("ids", Serdes::string(), Serdes::string());
+    let out = d.output_topic("out", Serdes::string(), Serdes::string());
+    names_in.pipe(&mut d, "a".into(), "ann".into()).unwrap();
+    ids.pipe(&mut d, "k".into(), "a".into()).unwrap();
+    names_in.pipe(&mut d, "b".into(), "bob".into()).unwrap();
+    names_in.pipe(&mut d, "c".into(), "cyd".into()).unwrap();
+    names_in.pipe_tombstone(&mut d, "a".into()).unwrap();
+    for id in ["a", "b", "c", "z"] {
+        ids.pipe(&mut d, "k".into(), id.into()).unwrap();
+    }
+    assert_eq!(
+        out.read_values(&mut d).unwrap(),
+        vec!["a:ann", "a:", "b:bob", "c:cyd", "z:"]
     );
 }

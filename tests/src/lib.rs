@@ -42,7 +42,7 @@ pub use admin::{create_topic, create_topic_with, partition_count};
 pub use broker::{Broker, tansu_bin};
 pub use consume::{ConsumeOpts, Consumed, consume_all, consume_all_librdkafka};
 pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};
-pub use worker::{WorkerArgs, WorkerProcess};
+pub use worker::{STARTED_LINE, WorkerArgs, WorkerProcess};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released): the usual race
 /// applies, so callers that start a server on it should retry on "address in use".

@@ -6,6 +6,10 @@
 
 use std::time::Instant;
 
+// The allocator the `weir` binary ships with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use weir_engine::Headers;
 use weir_engine::testkit::{DriverConfig, TopologyTestDriver};
 use weir_topologies::model::Product;

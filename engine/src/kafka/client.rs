@@ -81,9 +81,9 @@ pub(crate) fn group_consumer_config(
 }
 
 /// A consumer of manually assigned partitions that reads them to their end: restoring stores
-/// from changelogs, and the global thread. It joins no group and never commits (no `group.id`,
-/// as Kafka Streams' restore consumer), and reports the end of each partition
-/// (`enable.partition.eof`).
+/// from changelogs, and the global thread. Like Kafka Streams' restore consumer it joins no group
+/// and never commits (its `group.id` is there only because librdkafka's `assign` needs one),
+/// and reports the end of each partition (`enable.partition.eof`).
 pub(crate) fn restore_consumer_config(config: &StreamsConfig) -> ClientConfig {
     let client_id = format!("{}-restore-consumer", config.application_id);
     let mut c = base(
@@ -91,8 +91,10 @@ pub(crate) fn restore_consumer_config(config: &StreamsConfig) -> ClientConfig {
         "consumer.",
         &[("client.id", &client_id), ("auto.offset.reset", "earliest")],
     );
-    // Step 4: what the runtime depends on.
-    c.set("enable.auto.commit", "false")
+    // Step 4: what the runtime depends on. librdkafka refuses `assign()` without a group id
+    // ("Unknown group"); this one is never joined (no subscribe) and never committed to.
+    c.set("group.id", format!("{}-restore", config.application_id))
+        .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", isolation_level(config));
@@ -195,7 +197,11 @@ mod tests {
     #[test]
     fn restore_consumer_joins_no_group_and_reports_eof() {
         let c = restore_consumer_config(&config(&[("processing.guarantee", "exactly_once_v2")]));
-        assert_eq!(get(&c, "group.id"), None);
+        assert_eq!(
+            get(&c, "group.id"),
+            Some("app-restore"),
+            "a group id that is never joined"
+        );
         assert_eq!(get(&c, "enable.auto.commit"), Some("false"));
         assert_eq!(get(&c, "enable.partition.eof"), Some("true"));
         assert_eq!(get(&c, "isolation.level"), Some("read_committed"));

@@ -8,7 +8,9 @@
 //!                  └────────────────────────┘ (revoked while restoring)
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,16 +70,28 @@ impl ActiveTask {
             .subtopologies
             .get(id.subtopology)
             .ok_or_else(|| StreamsError::Internal(format!("no sub-topology for task {id}")))?;
-        let dir = env.config.state_dir.join(&env.topology.application_id).join(id.to_string());
+        let dir = env
+            .config
+            .state_dir
+            .join(&env.topology.application_id)
+            .join(id.to_string());
         let mut stores = TaskStores::default();
         let mut restores = Vec::new();
         for name in &sub.stores {
-            let def = env.topology.store_def(name).ok_or_else(|| StreamsError::UnknownStore(name.clone()))?;
-            let mut builder = StoreBuilder::rocksdb(name.as_str(), dir.join(name), env.rocksdb.clone())
-                .with_caching(env.config.statestore_cache_max_bytes);
+            let def = env
+                .topology
+                .store_def(name)
+                .ok_or_else(|| StreamsError::UnknownStore(name.clone()))?;
+            let mut builder =
+                StoreBuilder::rocksdb(name.as_str(), dir.join(name), env.rocksdb.clone())
+                    .with_caching(env.config.statestore_cache_max_bytes);
             if def.logged {
                 let topic = env.topology.changelog_topic(name);
-                let sink = ChangelogWriter { producer: env.producer.clone(), topic: topic.clone(), partition: id.partition };
+                let sink = ChangelogWriter {
+                    producer: env.producer.clone(),
+                    topic: topic.clone(),
+                    partition: id.partition,
+                };
                 builder = builder.with_logging(Box::new(sink));
             }
             let store = builder.build()?;
@@ -86,16 +100,37 @@ impl ActiveTask {
                 let start = BTreeMap::from([(id.partition, checkpoint.map(|o| o + 1))]);
                 let topic = env.topology.changelog_topic(name);
                 let reader = PartitionReader::new(env.restore_config, &topic, &start)?;
-                restores.push(StoreRestore { store: name.clone(), reader, restored: 0 });
+                restores.push(StoreRestore {
+                    store: name.clone(),
+                    reader,
+                    restored: 0,
+                });
             }
             stores.add_local(store, def.serdes.clone());
         }
         for g in env.globals {
             stores.add_global(GlobalReader::new(g.clone(), 100_000));
         }
-        let task = Task::new(env.topology, id.subtopology, id.partition, stores, super::now_ms())?;
-        let state = if restores.is_empty() { TaskState::Running } else { TaskState::Restoring };
-        Ok(ActiveTask { task, state, partitions: Vec::new(), positions: HashMap::new(), dirty: false, restores })
+        let task = Task::new(
+            env.topology,
+            id.subtopology,
+            id.partition,
+            stores,
+            super::now_ms(),
+        )?;
+        let state = if restores.is_empty() {
+            TaskState::Running
+        } else {
+            TaskState::Restoring
+        };
+        Ok(ActiveTask {
+            task,
+            state,
+            partitions: Vec::new(),
+            positions: HashMap::default(),
+            dirty: false,
+            restores,
+        })
     }
 
     /// Restores for at most `budget`; moves to Running when every store caught up.
@@ -117,12 +152,15 @@ impl ActiveTask {
             })?;
             let n = batch.len() as u64;
             if n > 0 {
-                let store = task.stores_mut().local_named_mut(&r.store)
+                let store = task
+                    .stores_mut()
+                    .local_named_mut(&r.store)
                     .ok_or_else(|| StreamsError::UnknownStore(r.store.clone()))?;
                 store.restore(restore_batch(batch))?;
                 r.restored += n;
                 total += n;
-                metrics::counter!("weir_restore_records_total", "store" => r.store.clone()).increment(n);
+                metrics::counter!("weir_restore_records_total", "store" => r.store.clone())
+                    .increment(n);
             }
         }
         if self.restores.iter().all(|r| r.reader.caught_up()) {
@@ -140,10 +178,15 @@ impl ActiveTask {
     pub(crate) fn commit_stores(
         &mut self,
         topology: &Topology,
-        delivered: &HashMap<(String, i32), i64>,
+        delivered: &std::collections::HashMap<(String, i32), i64>,
     ) -> Result<(), StreamsError> {
         let partition = self.task.id().partition;
-        let names: Vec<String> = self.task.stores().local_names().map(str::to_owned).collect();
+        let names: Vec<String> = self
+            .task
+            .stores()
+            .local_names()
+            .map(str::to_owned)
+            .collect();
         for name in names {
             let topic = topology.changelog_topic(&name);
             let mut offsets = weir_state::Offsets::new();

@@ -39,15 +39,29 @@ impl GlobalUpdater {
         partitions: &BTreeMap<String, i32>,
         reader_config: &rdkafka::config::ClientConfig,
     ) -> Result<Self, StreamsError> {
-        let dir = config.state_dir.join(&topology.application_id).join("global");
+        let dir = config
+            .state_dir
+            .join(&topology.application_id)
+            .join("global");
         let mut tables = Vec::new();
         for def in &topology.globals {
-            let raw = StoreBuilder::rocksdb(def.store.as_str(), dir.join(&def.store), rocksdb.clone()).build()?;
+            let raw =
+                StoreBuilder::rocksdb(def.store.as_str(), dir.join(&def.store), rocksdb.clone())
+                    .build()?;
             let checkpoint = raw.committed_offsets()?;
-            let count = partitions.get(&def.topic).copied().ok_or_else(|| StreamsError::MissingSourceTopic(def.topic.clone()))?;
-            let start = (0..count).map(|p| (p, checkpoint.get(&p).map(|o| o + 1))).collect();
+            let count = partitions
+                .get(&def.topic)
+                .copied()
+                .ok_or_else(|| StreamsError::MissingSourceTopic(def.topic.clone()))?;
+            let start = (0..count)
+                .map(|p| (p, checkpoint.get(&p).map(|o| o + 1)))
+                .collect();
             let reader = PartitionReader::new(reader_config, &def.topic, &start)?;
-            tables.push(GlobalTable { def: def.clone(), store: GlobalStore::new(raw), reader });
+            tables.push(GlobalTable {
+                def: def.clone(),
+                store: GlobalStore::new(raw, crate::runtime::stores::DEFAULT_MIRROR_BYTES)?,
+                reader,
+            });
         }
         Ok(GlobalUpdater { tables })
     }
@@ -100,7 +114,11 @@ impl GlobalUpdater {
             }
             total += self.step(Duration::from_millis(200))?;
         }
-        tracing::info!(records = total, elapsed_ms = started.elapsed().as_millis() as u64, "global tables bootstrapped");
+        tracing::info!(
+            records = total,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "global tables bootstrapped"
+        );
         Ok(total)
     }
 

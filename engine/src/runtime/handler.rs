@@ -43,7 +43,10 @@ pub(crate) fn dead_letter_headers(
     let mut h = original.clone();
     h.add("weir.error", Some(error.to_string().into_bytes()));
     h.add("weir.source.topic", Some(topic.as_bytes().to_vec()));
-    h.add("weir.source.partition", Some(partition.to_string().into_bytes()));
+    h.add(
+        "weir.source.partition",
+        Some(partition.to_string().into_bytes()),
+    );
     h.add("weir.source.offset", Some(offset.to_string().into_bytes()));
     h
 }
@@ -54,7 +57,11 @@ mod tests {
     use crate::error::KeyOrValue;
 
     fn de_error() -> StreamsError {
-        StreamsError::Deserialize { topic: "t".into(), what: KeyOrValue::Value, source: "bad".into() }
+        StreamsError::Deserialize {
+            topic: "t".into(),
+            what: KeyOrValue::Value,
+            source: "bad".into(),
+        }
     }
 
     #[test]
@@ -64,9 +71,16 @@ mod tests {
         c.deserialization_exception_handler = ErrorHandling::LogAndContinue;
         assert_eq!(decide(&c, &de_error()), Decision::Skip);
         c.deserialization_exception_handler = ErrorHandling::DeadLetter;
-        assert_eq!(decide(&c, &de_error()), Decision::DeadLetter("app-dlq".into()));
+        assert_eq!(
+            decide(&c, &de_error()),
+            Decision::DeadLetter("app-dlq".into())
+        );
         let internal = StreamsError::Internal("x".into());
-        assert_eq!(decide(&c, &internal), Decision::Fail, "non-record errors always fail");
+        assert_eq!(
+            decide(&c, &internal),
+            Decision::Fail,
+            "non-record errors always fail"
+        );
     }
 
     #[test]

@@ -43,8 +43,12 @@ fn process_id(dir: &Path) -> Result<String, StreamsError> {
             return Ok(id.to_owned());
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| StreamsError::Internal(format!("cannot create {}: {e}", dir.display())))?;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StreamsError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let id = format!("{:x}-{:x}", nanos, std::process::id());
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &id)
@@ -72,12 +76,21 @@ impl KafkaStreams {
     pub fn start(&mut self) -> Result<(), StreamsError> {
         let config = &self.config;
         // Step 1
-        let layout = admin::ensure_internal_topics(config, &self.topology, Duration::from_secs(30))?;
-        let dead_letters = [&config.deserialization_exception_handler, &config.processing_exception_handler]
-            .iter()
-            .any(|h| **h == ErrorHandling::DeadLetter);
+        let layout =
+            admin::ensure_internal_topics(config, &self.topology, Duration::from_secs(30))?;
+        let dead_letters = [
+            &config.deserialization_exception_handler,
+            &config.processing_exception_handler,
+        ]
+        .iter()
+        .any(|h| **h == ErrorHandling::DeadLetter);
         if dead_letters {
-            admin::ensure_topic(config, &config.dead_letter_topic(), 1, Duration::from_secs(30))?;
+            admin::ensure_topic(
+                config,
+                &config.dead_letter_topic(),
+                1,
+                Duration::from_secs(30),
+            )?;
         }
         let rocksdb = RocksDbConfig {
             block_cache: Some(SharedBlockCache::new(config.rocksdb_block_cache_bytes)),
@@ -98,16 +111,24 @@ impl KafkaStreams {
             std::thread::Builder::new()
                 .name("weir-global".into())
                 .spawn(move || global.run(shutdown))
-                .map_err(|e| StreamsError::Internal(format!("cannot start the global thread: {e}")))?,
+                .map_err(|e| {
+                    StreamsError::Internal(format!("cannot start the global thread: {e}"))
+                })?,
         );
         // Step 3
         let app_dir = config.state_dir.join(&self.topology.application_id);
         let pid = process_id(&app_dir)?;
-        let strategy = if self.topology.copartition_groups().is_empty() { "cooperative-sticky" } else { "range" };
+        let strategy = if self.topology.copartition_groups().is_empty() {
+            "cooperative-sticky"
+        } else {
+            "range"
+        };
         for i in 0..config.num_stream_threads.max(1) {
             let name = format!("weir-stream-{i}");
             let transactional_id = match config.processing_guarantee {
-                ProcessingGuarantee::ExactlyOnceV2 => Some(format!("{}-{pid}-{i}", self.topology.application_id)),
+                ProcessingGuarantee::ExactlyOnceV2 => {
+                    Some(format!("{}-{pid}-{i}", self.topology.application_id))
+                }
                 ProcessingGuarantee::AtLeastOnce => None,
             };
             let mut consumer_config = client::group_consumer_config(config, strategy);
@@ -151,7 +172,9 @@ impl KafkaStreams {
     pub fn wait(&mut self) -> Result<(), StreamsError> {
         let mut first = Ok(());
         for h in self.threads.drain(..) {
-            let r = h.join().unwrap_or_else(|_| Err(StreamsError::Internal("a worker thread panicked".into())));
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(StreamsError::Internal("a worker thread panicked".into())));
             if first.is_ok() {
                 first = r;
             }

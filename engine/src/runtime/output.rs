@@ -43,7 +43,17 @@ impl ChangelogSink for ChangelogWriter {
     fn send(&mut self, store: &str, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
         let now = crate::runtime::now_ms();
         self.producer
-            .send(&self.topic, Some(self.partition), Some(key), value, now, &Headers::new())
-            .map_err(|e| StateError::ChangelogSend { store: store.to_owned(), message: e.to_string() })
+            .send(
+                &self.topic,
+                Some(self.partition),
+                Some(key),
+                value,
+                now,
+                &Headers::new(),
+            )
+            .map_err(|e| StateError::ChangelogSend {
+                store: store.to_owned(),
+                message: e.to_string(),
+            })
     }
 }

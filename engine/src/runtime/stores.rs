@@ -6,10 +6,10 @@
 //! generation counter; a reader that sees a new generation drops its cache before the next
 //! lookup, so a task never reads a value older than the last write it could have observed.
 
+use foldhash::HashMap;
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use weir_state::{KeyValueStore, StateError, WriteBatch};
 
@@ -18,20 +18,75 @@ use crate::runtime::node::StoreRef;
 use crate::serde::SerdeRef;
 use crate::store::TypedStore;
 
+/// Bytes of a global table kept in memory by default (see [`GlobalStore`]).
+pub(crate) const DEFAULT_MIRROR_BYTES: usize = 64 * 1024 * 1024;
+
 /// A global store shared by all tasks of a worker.
+///
+/// While the table fits in `mirror_limit` bytes, it is also kept in memory (the mirror) and
+/// every lookup — hit or miss — is one hash lookup under a read lock; RocksDB stays the durable
+/// copy a restart resumes from. A table that outgrows the limit drops its mirror and is read from
+/// RocksDB through each task's [`GlobalReader`] cache.
 pub(crate) struct GlobalStore {
     name: String,
     store: Mutex<Box<dyn KeyValueStore>>,
     generation: AtomicU64,
+    mirror: RwLock<Option<Mirror>>,
+}
+
+struct Mirror {
+    map: HashMap<Vec<u8>, Vec<u8>>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Mirror {
+    /// Applies one write; `false` once the table no longer fits.
+    fn write(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
+        match value {
+            Some(v) => {
+                let old = self.map.insert(key.to_vec(), v.to_vec());
+                self.bytes += key.len() + v.len();
+                if let Some(old) = old {
+                    self.bytes -= key.len() + old.len();
+                }
+            }
+            None => {
+                if let Some(old) = self.map.remove(key) {
+                    self.bytes -= key.len() + old.len();
+                }
+            }
+        }
+        self.bytes <= self.limit
+    }
 }
 
 impl GlobalStore {
-    pub(crate) fn new(store: Box<dyn KeyValueStore>) -> Arc<Self> {
-        Arc::new(GlobalStore {
+    /// Wraps `store`, mirroring it in memory while it fits in `mirror_limit` bytes.
+    pub(crate) fn new(
+        store: Box<dyn KeyValueStore>,
+        mirror_limit: usize,
+    ) -> Result<Arc<Self>, StreamsError> {
+        let mut mirror = Some(Mirror {
+            map: HashMap::default(),
+            bytes: 0,
+            limit: mirror_limit,
+        });
+        for kv in store.all()? {
+            let (k, v) = kv?;
+            if let Some(m) = &mut mirror
+                && !m.write(&k, Some(&v))
+            {
+                mirror = None;
+                break;
+            }
+        }
+        Ok(Arc::new(GlobalStore {
             name: store.name().to_owned(),
             store: Mutex::new(store),
             generation: AtomicU64::new(0),
-        })
+            mirror: RwLock::new(mirror),
+        }))
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -47,6 +102,16 @@ impl GlobalStore {
     /// Applies writes (and the source-topic offsets they reach) from the global topic.
     pub(crate) fn apply(&self, batch: WriteBatch) -> Result<(), StreamsError> {
         let mut store = self.lock()?;
+        let mut mirror = self.mirror.write().map_err(|_| {
+            StreamsError::Internal(format!("global store `{}` mirror poisoned", self.name))
+        })?;
+        if let Some(m) = mirror.as_mut() {
+            let fits = batch.writes.iter().all(|(k, v)| m.write(k, v.as_deref()));
+            if !fits {
+                tracing::info!(store = %self.name, "global table outgrew its in-memory mirror");
+                *mirror = None;
+            }
+        }
         store.apply(batch)?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
@@ -74,7 +139,7 @@ impl GlobalReader {
     pub(crate) fn new(shared: Arc<GlobalStore>, capacity: usize) -> Self {
         GlobalReader {
             shared,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             seen_generation: 0,
             capacity,
         }
@@ -86,6 +151,11 @@ impl GlobalReader {
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> R,
     ) -> Result<R, StreamsError> {
+        if let Ok(mirror) = self.shared.mirror.read()
+            && let Some(m) = mirror.as_ref()
+        {
+            return Ok(f(m.map.get(key).map(Vec::as_slice)));
+        }
         let generation = self.shared.generation.load(Ordering::Acquire);
         if generation != self.seen_generation {
             self.cache.clear();

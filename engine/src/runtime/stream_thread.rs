@@ -15,7 +15,9 @@
 //!   offset they reached. A crash before step 4 leaves the store at its previous checkpoint;
 //!   restore replays the changelog from there.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -25,10 +27,12 @@ use weir_state::RocksDbConfig;
 use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::StreamsError;
 use crate::graph::Topology;
-use crate::kafka::consumer::{GroupConsumer, GroupHandle, Polled, RebalanceListener, TopicPartition};
+use crate::kafka::consumer::{
+    GroupConsumer, GroupHandle, Polled, RebalanceListener, TopicPartition,
+};
 use crate::kafka::producer::Producer;
 use crate::runtime::active_task::{ActiveTask, TaskEnv, TaskState};
-use crate::runtime::handler::{Decision, decide, dead_letter_headers};
+use crate::runtime::handler::{Decision, dead_letter_headers, decide};
 use crate::runtime::output::ProducerCollector;
 use crate::runtime::stores::GlobalStore;
 use crate::runtime::task::{InputRecord, TaskId};
@@ -54,7 +58,8 @@ pub(crate) struct ThreadCore {
 
 /// Locks the core; a poisoned lock is an internal error, never a panic.
 fn lock(core: &Mutex<ThreadCore>) -> Result<MutexGuard<'_, ThreadCore>, StreamsError> {
-    core.lock().map_err(|_| StreamsError::Internal("stream thread state poisoned".into()))
+    core.lock()
+        .map_err(|_| StreamsError::Internal("stream thread state poisoned".into()))
 }
 
 struct Listener(Arc<Mutex<ThreadCore>>);
@@ -78,7 +83,10 @@ impl RebalanceListener for Listener {
 
 impl ThreadCore {
     fn task_of(&self, topic: &str, partition: i32) -> Option<TaskId> {
-        self.sub_of_topic.get(topic).map(|&subtopology| TaskId { subtopology, partition })
+        self.sub_of_topic.get(topic).map(|&subtopology| TaskId {
+            subtopology,
+            partition,
+        })
     }
 
     /// Creates tasks for newly assigned partitions (paused until their stores are restored).
@@ -97,7 +105,9 @@ impl ThreadCore {
         };
         let mut to_pause = Vec::new();
         for (topic, partition) in pending {
-            let Some(id) = self.task_of(&topic, partition) else { continue };
+            let Some(id) = self.task_of(&topic, partition) else {
+                continue;
+            };
             if !self.tasks.contains_key(&id) {
                 let task = ActiveTask::create(&env, id)?;
                 tracing::info!(thread = %self.name, task = %id, state = ?task.state, "task created");
@@ -118,7 +128,11 @@ impl ThreadCore {
         let started = Instant::now();
         let mut offsets = Vec::new();
         for t in self.tasks.values_mut().filter(|t| t.dirty) {
-            offsets.extend(t.positions.iter().map(|((topic, p), o)| (topic.clone(), *p, *o)));
+            offsets.extend(
+                t.positions
+                    .iter()
+                    .map(|((topic, p), o)| (topic.clone(), *p, *o)),
+            );
             t.dirty = false;
         }
         match self.config.processing_guarantee {
@@ -144,7 +158,11 @@ impl ThreadCore {
         }
         // Step 4
         let delivered = self.producer.take_delivered_offsets();
-        for t in self.tasks.values_mut().filter(|t| t.state == TaskState::Running) {
+        for t in self
+            .tasks
+            .values_mut()
+            .filter(|t| t.state == TaskState::Running)
+        {
             t.commit_stores(&self.topology, &delivered)?;
         }
         self.last_commit = Instant::now();
@@ -154,16 +172,24 @@ impl ThreadCore {
     }
 
     /// Commits, then closes the tasks of revoked partitions.
-    fn revoke(&mut self, group: &dyn GroupHandle, partitions: &[TopicPartition]) -> Result<(), StreamsError> {
+    fn revoke(
+        &mut self,
+        group: &dyn GroupHandle,
+        partitions: &[TopicPartition],
+    ) -> Result<(), StreamsError> {
         self.commit(group)?;
-        let ids: Vec<TaskId> = partitions.iter().filter_map(|(t, p)| self.task_of(t, *p)).collect();
+        let ids: Vec<TaskId> = partitions
+            .iter()
+            .filter_map(|(t, p)| self.task_of(t, *p))
+            .collect();
         for id in ids {
             if let Some(mut t) = self.tasks.remove(&id) {
                 t.task.close()?;
                 tracing::info!(thread = %self.name, task = %id, "task closed (revoked)");
             }
         }
-        self.pending.retain(|(t, p)| !partitions.iter().any(|(rt, rp)| rt == t && rp == p));
+        self.pending
+            .retain(|(t, p)| !partitions.iter().any(|(rt, rp)| rt == t && rp == p));
         Ok(())
     }
 
@@ -189,31 +215,45 @@ impl ThreadCore {
             value: m.value,
             headers: &m.headers,
         };
-        let mut out = ProducerCollector { producer: &self.producer };
+        let mut out = ProducerCollector {
+            producer: &self.producer,
+        };
         if let Err(e) = task.task.process(input, super::now_ms(), &mut out) {
             match decide(&self.config, &e) {
                 Decision::Fail => return Err(e),
                 Decision::Skip => {
                     tracing::warn!(task = %id, topic = m.topic, partition = m.partition, offset = m.offset, error = %e, "skipped a record");
-                    metrics::counter!("weir_skipped_records_total", "reason" => "error").increment(1);
+                    metrics::counter!("weir_skipped_records_total", "reason" => "error")
+                        .increment(1);
                 }
                 Decision::DeadLetter(topic) => {
                     let h = dead_letter_headers(&m.headers, &e, m.topic, m.partition, m.offset);
-                    self.producer.send(&topic, None, m.key, m.value, m.timestamp, &h)?;
+                    self.producer
+                        .send(&topic, None, m.key, m.value, m.timestamp, &h)?;
                     metrics::counter!("weir_dead_letter_records_total", "topic" => m.topic.to_owned()).increment(1);
                 }
             }
         }
-        task.positions.insert((m.topic.to_owned(), m.partition), m.offset + 1);
+        task.positions
+            .insert((m.topic.to_owned(), m.partition), m.offset + 1);
         task.dirty = true;
-        metrics::counter!("weir_records_consumed_total", "topic" => m.topic.to_owned()).increment(1);
+        metrics::counter!("weir_records_consumed_total", "topic" => m.topic.to_owned())
+            .increment(1);
         Ok(())
     }
 
     /// Restores restoring tasks for at most `budget`; resumes the partitions of those done.
-    fn restore(&mut self, consumer: &GroupConsumer, budget: Duration) -> Result<bool, StreamsError> {
-        let restoring: Vec<TaskId> =
-            self.tasks.iter().filter(|(_, t)| t.state == TaskState::Restoring).map(|(id, _)| *id).collect();
+    fn restore(
+        &mut self,
+        consumer: &GroupConsumer,
+        budget: Duration,
+    ) -> Result<bool, StreamsError> {
+        let restoring: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state == TaskState::Restoring)
+            .map(|(id, _)| *id)
+            .collect();
         if restoring.is_empty() {
             return Ok(false);
         }
@@ -232,9 +272,16 @@ impl ThreadCore {
 
     fn punctuate(&mut self) -> Result<(), StreamsError> {
         let now = super::now_ms();
-        let mut out = ProducerCollector { producer: &self.producer };
-        for t in self.tasks.values_mut().filter(|t| t.state == TaskState::Running) {
-            t.task.punctuate(PunctuationType::WallClockTime, now, now, &mut out)?;
+        let mut out = ProducerCollector {
+            producer: &self.producer,
+        };
+        for t in self
+            .tasks
+            .values_mut()
+            .filter(|t| t.state == TaskState::Running)
+        {
+            t.task
+                .punctuate(PunctuationType::WallClockTime, now, now, &mut out)?;
         }
         Ok(())
     }
@@ -255,11 +302,13 @@ pub(crate) struct ThreadSpec {
 
 /// Runs a stream thread until shutdown or a fatal error.
 pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
-    let changelogs: std::collections::HashSet<String> = spec.topology.changelog_topics().into_iter().collect();
-    let tracked: Arc<dyn Fn(&str) -> bool + Send + Sync> = Arc::new(move |t: &str| changelogs.contains(t));
+    let changelogs: std::collections::HashSet<String> =
+        spec.topology.changelog_topics().into_iter().collect();
+    let tracked: Arc<dyn Fn(&str) -> bool + Send + Sync> =
+        Arc::new(move |t: &str| changelogs.contains(t));
     let eos = spec.config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
     let producer = Producer::new(&spec.producer_config, eos, tracked, Duration::from_secs(60))?;
-    let mut sub_of_topic = HashMap::new();
+    let mut sub_of_topic = HashMap::default();
     for sub in &spec.topology.subtopologies {
         for t in sub.sources.keys() {
             sub_of_topic.insert(t.clone(), sub.id);
@@ -281,13 +330,21 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
         last_commit: Instant::now(),
     }));
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let consumer = GroupConsumer::new(&spec.consumer_config, Arc::new(Listener(core.clone())), &topic_refs)?;
+    let consumer = GroupConsumer::new(
+        &spec.consumer_config,
+        Arc::new(Listener(core.clone())),
+        &topic_refs,
+    )?;
     let interval = spec.config.commit_interval();
     let mut last_punctuate = Instant::now();
     let result = (|| -> Result<(), StreamsError> {
         while !spec.shutdown.load(Ordering::Acquire) {
             let restoring = lock(&core)?.restore(&consumer, Duration::from_millis(200))?;
-            let timeout = if restoring { Duration::ZERO } else { Duration::from_millis(50) };
+            let timeout = if restoring {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(50)
+            };
             // Poll a batch of records; rebalance callbacks run inside `poll`.
             for _ in 0..1000 {
                 let polled = consumer.poll(timeout, |m| -> Result<(), StreamsError> {

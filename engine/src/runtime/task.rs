@@ -5,7 +5,7 @@
 //! nodes, stream time, punctuation. It does not own: consuming, producing, committing (the stream
 //! thread does those through a [`RecordCollector`] and the task's stores).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -78,7 +78,7 @@ impl Task {
             .iter()
             .map(|&g| Some((topology.nodes[g].factory)()))
             .collect();
-        let mut decoders = HashMap::new();
+        let mut decoders = HashMap::default();
         for (topic, &local) in &sub.sources {
             if let crate::graph::NodeKind::Source { decoder, .. } =
                 &topology.nodes[sub.nodes[local]].kind

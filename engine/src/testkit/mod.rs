@@ -8,7 +8,9 @@
 
 mod topics;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use foldhash::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +34,10 @@ use crate::store::TypedStore;
 pub struct DriverConfig {
     /// `None`: in-memory stores. `Some(dir)`: a RocksDB store per store under `dir`.
     pub state_dir: Option<PathBuf>,
-    /// Entries each task caches per global store.
+    /// Entries each task caches per global store (when the store is too big to mirror).
     pub global_cache_entries: usize,
+    /// Bytes up to which a global table is mirrored in memory (0: never).
+    pub global_mirror_bytes: usize,
     /// Initial wall-clock time (ms since the epoch); also the default record timestamp.
     pub start_time_ms: i64,
 }
@@ -43,6 +47,7 @@ impl Default for DriverConfig {
         DriverConfig {
             state_dir: None,
             global_cache_entries: 100_000,
+            global_mirror_bytes: crate::runtime::stores::DEFAULT_MIRROR_BYTES,
             start_time_ms: 0,
         }
     }
@@ -83,15 +88,18 @@ impl TopologyTestDriver {
     }
 
     pub fn with_config(topology: Topology, config: DriverConfig) -> Result<Self, StreamsError> {
-        let mut global_of_topic = HashMap::new();
-        let mut global_of_store = HashMap::new();
+        let mut global_of_topic = HashMap::default();
+        let mut global_of_store = HashMap::default();
         for g in &topology.globals {
-            let store = GlobalStore::new(open(&config, "global", &g.store)?);
+            let store = GlobalStore::new(
+                open(&config, "global", &g.store)?,
+                config.global_mirror_bytes,
+            )?;
             global_of_topic.insert(g.topic.clone(), (store.clone(), g.decoder.clone()));
             global_of_store.insert(g.store.clone(), store);
         }
         let mut tasks = Vec::new();
-        let mut task_of_topic = HashMap::new();
+        let mut task_of_topic = HashMap::default();
         for sub in &topology.subtopologies {
             let mut stores = TaskStores::default();
             for name in &sub.stores {
@@ -128,8 +136,8 @@ impl TopologyTestDriver {
             global_of_topic,
             global_of_store,
             internal,
-            outputs: HashMap::new(),
-            offsets: HashMap::new(),
+            outputs: HashMap::default(),
+            offsets: HashMap::default(),
             wall_clock: config.start_time_ms,
         })
     }

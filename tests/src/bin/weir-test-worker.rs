@@ -1,0 +1,190 @@
+//! `weir-test-worker`: one weir worker process running a marketplace topology on
+//! `KafkaStreams`, for the end-to-end crash tests (which start it, SIGKILL it, SIGTERM it).
+//!
+//! ```text
+//! weir-test-worker --topology product-filter|user-interests --bootstrap HOST:PORT --app ID
+//!                  --state-dir DIR [--guarantee at_least_once|exactly_once_v2]
+//!                  [--commit-interval-ms N] [--threads N] [--set key=value]...
+//! ```
+//!
+//! Prints `worker started` on stdout once `KafkaStreams::start` returned, and `worker stopped`
+//! after a clean close. SIGTERM or SIGINT sets the shutdown flag (a clean close: finish the
+//! batch, commit, leave the group); a second signal exits at once with status 130. Exit status
+//! 0 after a clean close, 1 when the worker failed, 2 on bad arguments. Logs (tracing, filter
+//! from `WEIR_LOG`, default `info`) go to stderr.
+//!
+//! Defaults for a tansu broker, overridable with `--set`: `session.timeout.ms=3000` and
+//! `consumer.heartbeat.interval.ms=500` (tansu answers a group's first join only after half the
+//! session timeout; librdkafka's 45 s would cost ~23 s per join).
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use weir_engine::KafkaStreams;
+use weir_engine::config::StreamsConfig;
+
+const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests --bootstrap HOST:PORT \
+--app ID --state-dir DIR [--guarantee at_least_once|exactly_once_v2] [--commit-interval-ms N] \
+[--threads N] [--set key=value]...";
+
+/// The parsed command line.
+#[derive(Debug)]
+struct Args {
+    topology: String,
+    app: String,
+    /// Properties in the order they apply (later wins).
+    properties: Vec<(String, String)>,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut topology = None;
+    let mut app = None;
+    let mut bootstrap = None;
+    let mut state_dir = None;
+    // Step 1: the tansu-friendly defaults; the flags and `--set`s below win.
+    let mut properties: Vec<(String, String)> = vec![
+        ("session.timeout.ms".into(), "3000".into()),
+        ("consumer.heartbeat.interval.ms".into(), "500".into()),
+    ];
+    let mut sets = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(USAGE.into());
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--topology" => topology = Some(value),
+            "--bootstrap" => bootstrap = Some(value),
+            "--app" => app = Some(value),
+            "--state-dir" => state_dir = Some(value),
+            "--guarantee" => properties.push(("processing.guarantee".into(), value)),
+            "--commit-interval-ms" => properties.push(("commit.interval.ms".into(), value)),
+            "--threads" => properties.push(("num.stream.threads".into(), value)),
+            "--set" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("--set {value}: expected key=value"))?;
+                sets.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+            _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
+        }
+    }
+    let missing = |what: &str| format!("{what} is required\n{USAGE}");
+    let topology = topology.ok_or_else(|| missing("--topology"))?;
+    let app = app.ok_or_else(|| missing("--app"))?;
+    properties.push(("application.id".into(), app.clone()));
+    properties.push((
+        "bootstrap.servers".into(),
+        bootstrap.ok_or_else(|| missing("--bootstrap"))?,
+    ));
+    properties.push((
+        "state.dir".into(),
+        state_dir.ok_or_else(|| missing("--state-dir"))?,
+    ));
+    properties.extend(sets);
+    Ok(Args {
+        topology,
+        app,
+        properties,
+    })
+}
+
+/// Sets `flag` on the first SIGTERM or SIGINT; exits the process on the second. The handlers are
+/// registered before this returns, so a signal that arrives after "worker started" is never
+/// lost to the default action.
+fn install_signal_handlers(flag: Arc<AtomicBool>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let (mut term, mut int) = {
+        let _guard = rt.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
+    std::thread::Builder::new()
+        .name("weir-signals".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                for n in 0.. {
+                    let name = tokio::select! {
+                        _ = term.recv() => "SIGTERM",
+                        _ = int.recv() => "SIGINT",
+                    };
+                    if n == 0 {
+                        eprintln!("weir-test-worker: {name}: shutting down");
+                        flag.store(true, Ordering::Release);
+                    } else {
+                        eprintln!("weir-test-worker: {name} again: exiting now");
+                        std::process::exit(130);
+                    }
+                }
+            });
+        })?;
+    Ok(())
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let topology = match args.topology.as_str() {
+        "product-filter" => weir_topologies::product_filter::topology(&args.app),
+        "user-interests" => weir_topologies::user_interests::topology(&args.app),
+        other => {
+            return Err(format!(
+                "unknown topology `{other}` (product-filter, user-interests)"
+            ));
+        }
+    }
+    .map_err(|e| format!("building topology {}: {e}", args.topology))?;
+    // The environment is not read: a test's worker is configured by its command line only.
+    let config = StreamsConfig::load(None, std::iter::empty(), &args.properties)
+        .map_err(|e| e.to_string())?;
+
+    let mut streams = KafkaStreams::new(topology, config);
+    install_signal_handlers(streams.shutdown_flag())
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    streams.start().map_err(|e| format!("start: {e}"))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "worker started");
+        let _ = out.flush();
+    }
+    // Returns when the shutdown flag is set (signal) or a thread fails (which sets it too).
+    let waited = streams.wait().map_err(|e| format!("worker failed: {e}"));
+    let closed = streams.close().map_err(|e| format!("close: {e}"));
+    waited.and(closed)?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "worker stopped");
+    let _ = out.flush();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("weir-test-worker: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("weir-test-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

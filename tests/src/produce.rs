@@ -1,0 +1,325 @@
+//! Producing test input: [`produce`] (idempotent producer, murmur2 partitioning as the Java
+//! client and weir's own producer, every delivery checked) and a [`TransactionalProducer`] for
+//! tests of read-committed isolation.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Message as _};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, Producer as _, ProducerContext, ThreadedProducer,
+};
+
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where one produced record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Collects delivery reports by record index.
+#[derive(Default)]
+struct Reports {
+    delivered: Mutex<Vec<Option<Result<Delivered, String>>>>,
+}
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
+        let r = match result {
+            Ok(m) => Ok(Delivered {
+                partition: m.partition(),
+                offset: m.offset(),
+            }),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        let mut d = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        if d.len() <= index {
+            d.resize(index + 1, None);
+        }
+        d[index] = Some(r);
+    }
+}
+
+fn producer_config(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        // The Java client's partitioner (and weir's): a key always lands in
+        // murmur2(key) % partitions; null keys spread randomly.
+        .set("partitioner", "murmur2_random")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000");
+    c
+}
+
+/// Sends `records` (key, value; `None` is null) to `topic`, waits until all are acknowledged
+/// and returns where each landed, in input order.
+///
+/// # Panics
+/// On any send or delivery failure, naming the record.
+pub fn produce(
+    bootstrap: &str,
+    topic: &str,
+    records: impl IntoIterator<Item = (Option<Vec<u8>>, Option<Vec<u8>>)>,
+) -> Vec<Delivered> {
+    let producer: BaseProducer<Reports> = producer_config(bootstrap)
+        .create_with_context(Reports::default())
+        .unwrap_or_else(|e| panic!("cannot create a producer for {bootstrap}: {e}"));
+    let sent = send_indexed(&producer, topic, 0, records);
+    producer
+        .flush(FLUSH_TIMEOUT)
+        .unwrap_or_else(|e| panic!("flushing {sent} records to `{topic}`: {e}"));
+    collect_reports(producer.context(), topic, sent)
+}
+
+fn collect_reports(reports: &Reports, topic: &str, sent: usize) -> Vec<Delivered> {
+    let d = reports.delivered.lock().unwrap_or_else(|p| p.into_inner());
+    (0..sent)
+        .map(|i| match d.get(i).cloned().flatten() {
+            Some(Ok(at)) => at,
+            Some(Err(e)) => panic!("record #{i} to `{topic}` was not delivered: {e}"),
+            None => panic!("record #{i} to `{topic}`: no delivery report after flush"),
+        })
+        .collect()
+}
+
+/// The partition the Java client's default partitioner (and librdkafka's `murmur2_random`)
+/// picks for a non-null `key` among `partitions`.
+pub fn murmur2_partition(key: &[u8], partitions: usize) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) as i32 % partitions as i32
+}
+
+/// Kafka's murmur2 (seed 0x9747b28c), as `org.apache.kafka.common.utils.Utils.murmur2`.
+fn murmur2(data: &[u8]) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+/// A transactional producer: `begin`, `send`, then `commit` or `abort`.
+pub struct TransactionalProducer {
+    // Threaded: `abort_transaction` needs delivery reports served while it waits.
+    producer: ThreadedProducer<Reports>,
+    transactional_id: String,
+    sent: usize,
+}
+
+impl std::fmt::Debug for TransactionalProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionalProducer")
+            .field("transactional_id", &self.transactional_id)
+            .finish()
+    }
+}
+
+impl TransactionalProducer {
+    /// Creates the producer and runs `init_transactions` (fencing earlier producers with the same
+    /// id).
+    pub fn new(bootstrap: &str, transactional_id: &str) -> TransactionalProducer {
+        let producer: ThreadedProducer<Reports> = producer_config(bootstrap)
+            .set("transactional.id", transactional_id)
+            .set("transaction.timeout.ms", "60000")
+            .create_with_context(Reports::default())
+            .unwrap_or_else(|e| {
+                panic!("cannot create transactional producer `{transactional_id}`: {e}")
+            });
+        producer
+            .init_transactions(TXN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("init_transactions of `{transactional_id}`: {e}"));
+        TransactionalProducer {
+            producer,
+            transactional_id: transactional_id.to_owned(),
+            sent: 0,
+        }
+    }
+
+    /// Begins a transaction.
+    pub fn begin(&mut self) {
+        self.producer
+            .begin_transaction()
+            .unwrap_or_else(|e| panic!("begin_transaction of `{}`: {e}", self.transactional_id));
+        self.producer
+            .context()
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.sent = 0;
+    }
+
+    /// Sends records within the open transaction (not yet acknowledged).
+    pub fn send(
+        &mut self,
+        topic: &str,
+        records: impl IntoIterator<Item = (Option<Vec<u8>>, Option<Vec<u8>>)>,
+    ) {
+        // Indexes continue across calls within one transaction.
+        self.sent += send_indexed(&self.producer, topic, self.sent, records);
+    }
+
+    /// Flushes and commits the open transaction; returns where the records landed.
+    pub fn commit(&mut self) -> Vec<Delivered> {
+        // Flush first: it serves the delivery reports, which commit_transaction does not.
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .unwrap_or_else(|e| panic!("flush of `{}`: {e}", self.transactional_id));
+        self.producer
+            .commit_transaction(TXN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("commit_transaction of `{}`: {e}", self.transactional_id));
+        collect_reports(self.producer.context(), &self.transactional_id, self.sent)
+    }
+
+    /// Flushes the records sent so far (so they are on the broker) without ending the
+    /// transaction.
+    pub fn flush(&mut self) -> Vec<Delivered> {
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .unwrap_or_else(|e| panic!("flush of `{}`: {e}", self.transactional_id));
+        collect_reports(self.producer.context(), &self.transactional_id, self.sent)
+    }
+
+    /// Aborts the open transaction.
+    pub fn abort(&mut self) {
+        self.producer
+            .abort_transaction(TXN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("abort_transaction of `{}`: {e}", self.transactional_id));
+    }
+}
+
+/// The two producers `send_indexed` feeds.
+trait Send_ {
+    #[allow(clippy::result_large_err)]
+    fn send<'a>(
+        &self,
+        r: BaseRecord<'a, [u8], [u8], usize>,
+    ) -> Result<(), (KafkaError, BaseRecord<'a, [u8], [u8], usize>)>;
+    fn poll(&self, timeout: Duration);
+}
+
+impl Send_ for BaseProducer<Reports> {
+    fn send<'a>(
+        &self,
+        r: BaseRecord<'a, [u8], [u8], usize>,
+    ) -> Result<(), (KafkaError, BaseRecord<'a, [u8], [u8], usize>)> {
+        BaseProducer::send(self, r)
+    }
+    fn poll(&self, timeout: Duration) {
+        BaseProducer::poll(self, timeout);
+    }
+}
+
+impl Send_ for ThreadedProducer<Reports> {
+    fn send<'a>(
+        &self,
+        r: BaseRecord<'a, [u8], [u8], usize>,
+    ) -> Result<(), (KafkaError, BaseRecord<'a, [u8], [u8], usize>)> {
+        ThreadedProducer::send(self, r)
+    }
+    fn poll(&self, _timeout: Duration) {
+        // Its own thread polls; give it a moment when the queue is full.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends every record, numbered from `first` (the delivery report's index), polling (which
+/// serves delivery reports) whenever the queue is full; returns how many it sent.
+fn send_indexed(
+    producer: &impl Send_,
+    topic: &str,
+    first: usize,
+    records: impl IntoIterator<Item = (Option<Vec<u8>>, Option<Vec<u8>>)>,
+) -> usize {
+    let mut n = 0;
+    for (j, (key, value)) in records.into_iter().enumerate() {
+        let i = first + j;
+        let mut record = BaseRecord::with_opaque_to(topic, i);
+        if let Some(k) = &key {
+            record = record.key(k.as_slice());
+        }
+        if let Some(v) = &value {
+            record = record.payload(v.as_slice());
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => panic!("send record #{i} (key {key:?}) to `{topic}`: {e}"),
+            }
+        }
+        producer.poll(Duration::ZERO);
+        n = j + 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vectors of Kafka's `UtilsTest.testMurmur2`.
+    #[test]
+    fn murmur2_matches_the_java_client() {
+        let cases: [(&[u8], i32); 6] = [
+            (b"21", -973_932_308),
+            (b"foobar", -790_332_482),
+            (b"a-little-bit-long-string", -985_981_536),
+            (b"a-little-bit-longer-string", -1_486_304_829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
+            (b"abc", 479_470_107),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(
+                murmur2(key) as i32,
+                expected,
+                "murmur2({:?})",
+                String::from_utf8_lossy(key)
+            );
+        }
+        // toPositive(-973932308) % 3
+        assert_eq!(
+            murmur2_partition(b"21", 3),
+            ((-973_932_308_i32 & 0x7fff_ffff) % 3)
+        );
+    }
+}

@@ -1,0 +1,519 @@
+//! A minimal Kafka Fetch client that reads a topic's raw record batches, control markers
+//! included, and applies read-committed visibility itself.
+//!
+//! Why: tansu 0.6 writes transaction markers but always answers a fetch with an empty
+//! `aborted_transactions` list, so librdkafka's `read_committed` consumers (the engine's too)
+//! see the records of aborted transactions. Tests that check exactly-once outputs need the
+//! view a real Kafka broker gives; this reader computes it from the log:
+//! * records outside transactions are visible;
+//! * a transaction's records become visible at its COMMIT marker and are dropped at its ABORT
+//!   marker (per producer id, markers in offset order);
+//! * as with the last stable offset, nothing at or after the first record of a transaction that
+//!   is still open is visible.
+//!
+//! Protocol: Fetch v4 (the first version with `isolation_level`, before flexible encodings),
+//! request header v1, record batches v2 (uncompressed; compressed batches are reported as
+//! errors). One broker: requests go to the bootstrap address.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::consume::Consumed;
+
+const API_FETCH: i16 = 1;
+const FETCH_VERSION: i16 = 4;
+const ATTR_COMPRESSION: i16 = 0x07;
+const ATTR_TRANSACTIONAL: i16 = 0x10;
+const ATTR_CONTROL: i16 = 0x20;
+
+/// One record batch, decoded.
+#[derive(Debug, Clone)]
+struct Batch {
+    base_offset: i64,
+    last_offset: i64,
+    producer_id: i64,
+    transactional: bool,
+    /// For a control batch: true for COMMIT, false for ABORT.
+    control: Option<bool>,
+    records: Vec<Consumed>,
+}
+
+/// Reads a topic's partitions incrementally; [`RawReader::visible`] gives the read-committed
+/// view of everything read so far.
+pub(crate) struct RawReader {
+    stream: TcpStream,
+    topic: String,
+    correlation: i32,
+    /// Per partition: the next offset to fetch and the batches read, by base offset.
+    partitions: Vec<(i64, BTreeMap<i64, Batch>)>,
+}
+
+impl RawReader {
+    pub(crate) fn connect(
+        bootstrap: &str,
+        topic: &str,
+        partitions: usize,
+    ) -> Result<RawReader, String> {
+        let addr = bootstrap.split(',').next().unwrap_or(bootstrap).trim();
+        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        Ok(RawReader {
+            stream,
+            topic: topic.to_owned(),
+            correlation: 0,
+            partitions: vec![(0, BTreeMap::new()); partitions],
+        })
+    }
+
+    /// One Fetch round over all partitions (waits up to `max_wait` for data); returns whether
+    /// any new batch arrived.
+    pub(crate) fn fetch(&mut self, max_wait: Duration) -> Result<bool, String> {
+        self.correlation += 1;
+        let mut body = Vec::new();
+        put_i16(&mut body, API_FETCH);
+        put_i16(&mut body, FETCH_VERSION);
+        put_i32(&mut body, self.correlation);
+        put_str(&mut body, "weir-tests-raw-reader");
+        put_i32(&mut body, -1); // replica_id
+        put_i32(
+            &mut body,
+            i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX),
+        );
+        put_i32(&mut body, 1); // min_bytes
+        put_i32(&mut body, 8 * 1024 * 1024); // max_bytes
+        body.push(0); // isolation_level: read_uncommitted — markers and open transactions too
+        put_i32(&mut body, 1); // topics
+        put_str(&mut body, &self.topic);
+        put_i32(&mut body, self.partitions.len() as i32);
+        for (p, (next, _)) in self.partitions.iter().enumerate() {
+            put_i32(&mut body, p as i32);
+            put_i64(&mut body, *next);
+            put_i32(&mut body, 1024 * 1024); // partition_max_bytes
+        }
+        let mut frame = Vec::with_capacity(body.len() + 4);
+        put_i32(&mut frame, body.len() as i32);
+        frame.extend_from_slice(&body);
+        self.stream
+            .write_all(&frame)
+            .map_err(|e| format!("send fetch: {e}"))?;
+
+        let mut len = [0u8; 4];
+        self.stream
+            .read_exact(&mut len)
+            .map_err(|e| format!("read fetch response: {e}"))?;
+        let mut resp = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
+        self.stream
+            .read_exact(&mut resp)
+            .map_err(|e| format!("read fetch response: {e}"))?;
+        let mut r = Buf::new(&resp);
+        let correlation = r.i32()?;
+        if correlation != self.correlation {
+            return Err(format!(
+                "fetch response for request {correlation}, expected {}",
+                self.correlation
+            ));
+        }
+        let _throttle = r.i32()?;
+        let mut progress = false;
+        for _ in 0..r.i32()? {
+            let name = r.string()?;
+            for _ in 0..r.i32()? {
+                let partition = r.i32()?;
+                let error = r.i16()?;
+                let _high_watermark = r.i64()?;
+                let _last_stable = r.i64()?;
+                let aborted = r.i32()?;
+                for _ in 0..aborted.max(0) {
+                    r.i64()?;
+                    r.i64()?;
+                }
+                let records = r.bytes()?;
+                if error != 0 {
+                    return Err(format!("fetch {name}/{partition}: error code {error}"));
+                }
+                let Some(state) = self.partitions.get_mut(partition as usize) else {
+                    return Err(format!(
+                        "fetch response for unknown partition {name}/{partition}"
+                    ));
+                };
+                for batch in parse_batches(records.unwrap_or(&[]), partition)? {
+                    if batch.last_offset >= state.0 {
+                        state.0 = batch.last_offset + 1;
+                        progress = true;
+                        state.1.insert(batch.base_offset, batch);
+                    }
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// The records a read-committed consumer of a correct broker would see, per partition in
+    /// offset order, partitions in order.
+    pub(crate) fn visible(&self) -> Vec<Consumed> {
+        let mut out = Vec::new();
+        for (_, batches) in &self.partitions {
+            let mut visible: Vec<&Consumed> = Vec::new();
+            let mut open: HashMap<i64, Vec<&Batch>> = HashMap::new();
+            for b in batches.values() {
+                match b.control {
+                    Some(commit) => {
+                        let pending = open.remove(&b.producer_id).unwrap_or_default();
+                        if commit {
+                            visible.extend(pending.iter().flat_map(|p| &p.records));
+                        }
+                    }
+                    None if b.transactional => open.entry(b.producer_id).or_default().push(b),
+                    None => visible.extend(&b.records),
+                }
+            }
+            let stable = open
+                .values()
+                .filter_map(|bs| bs.first().map(|b| b.base_offset))
+                .min()
+                .unwrap_or(i64::MAX);
+            let mut visible: Vec<Consumed> = visible
+                .into_iter()
+                .filter(|r| r.offset < stable)
+                .cloned()
+                .collect();
+            visible.sort_by_key(|r| r.offset);
+            out.extend(visible);
+        }
+        out
+    }
+}
+
+/// Decodes the record batches of one partition's `records` field (a trailing partial batch is
+/// ignored, as clients do).
+fn parse_batches(mut data: &[u8], partition: i32) -> Result<Vec<Batch>, String> {
+    let mut out = Vec::new();
+    while data.len() >= 12 {
+        let base_offset = i64::from_be_bytes(data[0..8].try_into().map_err(|_| "short batch")?);
+        let length = i32::from_be_bytes(data[8..12].try_into().map_err(|_| "short batch")?);
+        let total = 12 + length.max(0) as usize;
+        if data.len() < total {
+            break; // partial batch at the end of the response
+        }
+        let mut r = Buf::new(&data[12..total]);
+        data = &data[total..];
+        let _leader_epoch = r.i32()?;
+        let magic = r.i8()?;
+        if magic != 2 {
+            return Err(format!(
+                "record batch at offset {base_offset}: magic {magic}, expected 2"
+            ));
+        }
+        let _crc = r.i32()?;
+        let attributes = r.i16()?;
+        let last_offset_delta = r.i32()?;
+        let base_timestamp = r.i64()?;
+        let _max_timestamp = r.i64()?;
+        let producer_id = r.i64()?;
+        let _producer_epoch = r.i16()?;
+        let _base_sequence = r.i32()?;
+        let count = r.i32()?;
+        if attributes & ATTR_COMPRESSION != 0 {
+            return Err(format!(
+                "record batch at offset {base_offset} is compressed (codec {}); the harness reads uncompressed batches only",
+                attributes & ATTR_COMPRESSION
+            ));
+        }
+        let mut records = Vec::with_capacity(count.max(0) as usize);
+        for _ in 0..count.max(0) {
+            let len = r.varint()?;
+            let mut rec = Buf::new(r.take(len.max(0) as usize)?);
+            let _attributes = rec.i8()?;
+            let timestamp_delta = rec.varlong()?;
+            let offset_delta = rec.varint()?;
+            let key = rec.varbytes()?.map(<[u8]>::to_vec);
+            let value = rec.varbytes()?.map(<[u8]>::to_vec);
+            let mut headers = Vec::new();
+            for _ in 0..rec.varint()?.max(0) {
+                let hk = rec.varbytes()?.unwrap_or_default();
+                let hv = rec.varbytes()?.map(<[u8]>::to_vec);
+                headers.push((String::from_utf8_lossy(hk).into_owned(), hv));
+            }
+            records.push(Consumed {
+                partition,
+                offset: base_offset + i64::from(offset_delta),
+                key,
+                value,
+                headers,
+                timestamp: Some(base_timestamp + timestamp_delta),
+            });
+        }
+        let control = if attributes & ATTR_CONTROL != 0 {
+            // The control record's key: version (i16), type (i16: 0 abort, 1 commit).
+            let key = records
+                .first()
+                .and_then(|r| r.key.clone())
+                .unwrap_or_default();
+            if key.len() < 4 {
+                return Err(format!(
+                    "control batch at offset {base_offset} without a marker key"
+                ));
+            }
+            Some(i16::from_be_bytes([key[2], key[3]]) == 1)
+        } else {
+            None
+        };
+        out.push(Batch {
+            base_offset,
+            last_offset: base_offset + i64::from(last_offset_delta),
+            producer_id,
+            transactional: attributes & ATTR_TRANSACTIONAL != 0,
+            records: if control.is_some() {
+                Vec::new()
+            } else {
+                records
+            },
+            control,
+        });
+    }
+    Ok(out)
+}
+
+fn put_i16(b: &mut Vec<u8>, v: i16) {
+    b.extend_from_slice(&v.to_be_bytes());
+}
+fn put_i32(b: &mut Vec<u8>, v: i32) {
+    b.extend_from_slice(&v.to_be_bytes());
+}
+fn put_i64(b: &mut Vec<u8>, v: i64) {
+    b.extend_from_slice(&v.to_be_bytes());
+}
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    put_i16(b, s.len() as i16);
+    b.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over a response.
+struct Buf<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Buf<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Buf { data }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.data.len() < n {
+            return Err(format!(
+                "truncated response: wanted {n} bytes, {} left",
+                self.data.len()
+            ));
+        }
+        let (head, rest) = self.data.split_at(n);
+        self.data = rest;
+        Ok(head)
+    }
+
+    fn i8(&mut self) -> Result<i8, String> {
+        Ok(self.take(1)?[0] as i8)
+    }
+    fn i16(&mut self) -> Result<i16, String> {
+        Ok(i16::from_be_bytes(
+            self.take(2)?.try_into().map_err(|_| "i16")?,
+        ))
+    }
+    fn i32(&mut self) -> Result<i32, String> {
+        Ok(i32::from_be_bytes(
+            self.take(4)?.try_into().map_err(|_| "i32")?,
+        ))
+    }
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(i64::from_be_bytes(
+            self.take(8)?.try_into().map_err(|_| "i64")?,
+        ))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.i16()?;
+        Ok(String::from_utf8_lossy(self.take(n.max(0) as usize)?).into_owned())
+    }
+
+    /// Nullable bytes with an i32 length.
+    fn bytes(&mut self) -> Result<Option<&'a [u8]>, String> {
+        let n = self.i32()?;
+        if n < 0 {
+            Ok(None)
+        } else {
+            self.take(n as usize).map(Some)
+        }
+    }
+
+    /// An unsigned LEB128 value of up to 64 bits.
+    fn uvarint(&mut self) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.take(1)?[0];
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint longer than 10 bytes".into())
+    }
+
+    /// A zigzag-encoded varint.
+    fn varlong(&mut self) -> Result<i64, String> {
+        let u = self.uvarint()?;
+        Ok((u >> 1) as i64 ^ -((u & 1) as i64))
+    }
+
+    fn varint(&mut self) -> Result<i32, String> {
+        let v = self.varlong()?;
+        i32::try_from(v).map_err(|_| format!("varint {v} out of i32 range"))
+    }
+
+    /// Nullable bytes with a varint length.
+    fn varbytes(&mut self) -> Result<Option<&'a [u8]>, String> {
+        let n = self.varint()?;
+        if n < 0 {
+            Ok(None)
+        } else {
+            self.take(n as usize).map(Some)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        let mut u = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            let b = (u & 0x7f) as u8;
+            u >>= 7;
+            if u == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// Encodes a v2 batch of (key, value) records.
+    fn batch(
+        base: i64,
+        pid: i64,
+        attributes: i16,
+        records: &[(Option<&[u8]>, Option<&[u8]>)],
+    ) -> Vec<u8> {
+        let mut body = Vec::new();
+        put_i32(&mut body, 0); // leader epoch
+        body.push(2); // magic
+        put_i32(&mut body, 0); // crc (unchecked)
+        put_i16(&mut body, attributes);
+        put_i32(&mut body, records.len() as i32 - 1);
+        put_i64(&mut body, 1000);
+        put_i64(&mut body, 1000);
+        put_i64(&mut body, pid);
+        put_i16(&mut body, 0);
+        put_i32(&mut body, 0);
+        put_i32(&mut body, records.len() as i32);
+        for (i, (k, v)) in records.iter().enumerate() {
+            let mut rec = vec![0u8];
+            varint(&mut rec, i as i64); // timestamp delta
+            varint(&mut rec, i as i64); // offset delta
+            for field in [k, v] {
+                match field {
+                    Some(b) => {
+                        varint(&mut rec, b.len() as i64);
+                        rec.extend_from_slice(b);
+                    }
+                    None => varint(&mut rec, -1),
+                }
+            }
+            varint(&mut rec, 1); // one header
+            varint(&mut rec, 1);
+            rec.push(b'h');
+            varint(&mut rec, -1);
+            varint(&mut body, rec.len() as i64);
+            body.extend(rec);
+        }
+        let mut out = Vec::new();
+        put_i64(&mut out, base);
+        put_i32(&mut out, body.len() as i32);
+        out.extend(body);
+        out
+    }
+
+    fn marker(base: i64, pid: i64, commit: bool) -> Vec<u8> {
+        let key = [0, 0, 0, u8::from(commit)];
+        batch(
+            base,
+            pid,
+            ATTR_TRANSACTIONAL | ATTR_CONTROL,
+            &[(Some(&key), Some(&[0, 0, 0, 0, 0, 0]))],
+        )
+    }
+
+    fn reader_with(data: &[u8]) -> Vec<Consumed> {
+        let batches = parse_batches(data, 0).unwrap();
+        let mut map = BTreeMap::new();
+        for b in batches {
+            map.insert(b.base_offset, b);
+        }
+        // A reader without a connection: only `visible` is used.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let r = RawReader {
+            stream,
+            topic: "t".into(),
+            correlation: 0,
+            partitions: vec![(0, map)],
+        };
+        r.visible()
+    }
+
+    fn values(rs: &[Consumed]) -> Vec<String> {
+        rs.iter()
+            .map(|r| r.value_str().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn aborted_and_open_transactions_are_invisible() {
+        let t = ATTR_TRANSACTIONAL;
+        let mut log = Vec::new();
+        log.extend(batch(
+            0,
+            7,
+            t,
+            &[
+                (Some(b"k"), Some(b"aborted-0")),
+                (Some(b"k"), Some(b"aborted-1")),
+            ],
+        ));
+        log.extend(batch(2, -1, 0, &[(Some(b"k"), Some(b"plain-2"))]));
+        log.extend(marker(3, 7, false));
+        log.extend(batch(4, 7, t, &[(Some(b"k"), Some(b"committed-4"))]));
+        log.extend(batch(5, 8, t, &[(Some(b"k"), Some(b"other-5"))]));
+        log.extend(marker(6, 7, true));
+        log.extend(batch(7, -1, 0, &[(None, None)]));
+        // producer 8 is still open: nothing from offset 5 on is stable
+        assert_eq!(values(&reader_with(&log)), vec!["plain-2", "committed-4"]);
+        log.extend(marker(8, 8, true));
+        let all = reader_with(&log);
+        assert_eq!(values(&all), vec!["plain-2", "committed-4", "other-5", ""]);
+        assert_eq!(
+            all.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            vec![2, 4, 5, 7]
+        );
+        assert_eq!(all[3].key, None);
+        assert_eq!(all[0].headers, vec![("h".to_string(), None)]);
+        // a trailing partial batch is ignored
+        let mut partial = log.clone();
+        partial.extend(&batch(9, -1, 0, &[(Some(b"k"), Some(b"v"))])[..20]);
+        assert_eq!(reader_with(&partial).len(), 4);
+    }
+}
