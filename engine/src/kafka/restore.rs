@@ -31,6 +31,7 @@ pub(crate) struct PartitionReader {
     inner: BaseConsumer,
     /// Partitions not yet at their end.
     pending: BTreeSet<i32>,
+    estimated_records: i64,
 }
 
 impl PartitionReader {
@@ -58,10 +59,24 @@ impl PartitionReader {
             operation: "assign restore",
             source,
         })?;
+        // An estimate only, for progress reports: the end is the EOF event (see the module doc).
+        let mut remaining = 0;
+        for (p, o) in start {
+            if let Ok((low, high)) = inner.fetch_watermarks(topic, *p, Duration::from_secs(5)) {
+                remaining += (high - o.unwrap_or(low).max(low)).max(0);
+            }
+        }
         Ok(PartitionReader {
             inner,
             pending: start.keys().cloned().collect(),
+            estimated_records: remaining,
         })
+    }
+
+    /// Records between the start offsets and the high watermarks when the reader was created
+    /// (an estimate: transaction markers count, and some brokers report watermarks late).
+    pub(crate) fn estimated_records(&self) -> i64 {
+        self.estimated_records
     }
 
     /// True when every partition reached its end at least once.

