@@ -170,6 +170,13 @@ impl ActiveTask {
                 total += n;
                 metrics::counter!("weir_restore_records_total", "store" => r.store.clone())
                     .increment(n);
+                let remaining = (r.reader.estimated_records() - r.restored as i64).max(0);
+                metrics::gauge!("weir_restore_records_remaining", "store" => r.store.clone())
+                    .set(remaining as f64);
+                if r.last_report.elapsed() >= Duration::from_secs(2) {
+                    tracing::info!(store = %r.store, restored = r.restored, remaining, "restoring");
+                    r.last_report = std::time::Instant::now();
+                }
             }
         }
         if self.restores.iter().all(|r| r.reader.caught_up()) {
