@@ -104,3 +104,39 @@ pub(crate) fn partition_count_once(bootstrap: &str, topic: &str) -> Result<usize
     }
     Ok(t.partitions().len())
 }
+
+/// The offsets consumer group `group` committed for each partition of `topic` (`None`: none
+/// committed), read with an OffsetFetch that joins no group.
+///
+/// # Panics
+/// When the topic is unknown or the broker does not answer in 30 s.
+pub fn committed_offsets(bootstrap: &str, group: &str, topic: &str) -> Vec<Option<i64>> {
+    let partitions = partition_count(bootstrap, topic);
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .unwrap_or_else(|e| panic!("cannot create a consumer for {bootstrap}: {e}"));
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition(topic, p);
+    }
+    let committed = client
+        .committed_offsets(tpl, TIMEOUT)
+        .unwrap_or_else(|e| panic!("committed offsets of group `{group}` on `{topic}`: {e}"));
+    (0..partitions as i32)
+        .map(|p| {
+            match committed
+                .find_partition(topic, p)
+                .map(|e| e.offset())
+                .unwrap_or(rdkafka::Offset::Invalid)
+            {
+                rdkafka::Offset::Offset(o) => Some(o),
+                _ => None,
+            }
+        })
+        .collect()
+}

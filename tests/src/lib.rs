@@ -33,15 +33,18 @@ mod admin;
 mod broker;
 mod consume;
 mod produce;
+mod tail;
 mod wire;
 mod worker;
 
 use std::net::TcpListener;
 
-pub use admin::{create_topic, create_topic_with, partition_count};
+pub use admin::{committed_offsets, create_topic, create_topic_with, partition_count};
 pub use broker::{Broker, tansu_bin};
 pub use consume::{ConsumeOpts, Consumed, consume_all, consume_all_librdkafka};
 pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};
+pub use tail::TopicTail;
+pub use wire::TxnView;
 pub use worker::{STARTED_LINE, WorkerArgs, WorkerProcess};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released): the usual race

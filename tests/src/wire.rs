@@ -156,7 +156,12 @@ impl RawReader {
     /// The records a read-committed consumer of a correct broker would see, per partition in
     /// offset order, partitions in order.
     pub(crate) fn visible(&self) -> Vec<Consumed> {
-        let mut out = Vec::new();
+        self.view().visible
+    }
+
+    /// Everything read so far, sorted by transactional fate (see [`TxnView`]).
+    pub(crate) fn view(&self) -> TxnView {
+        let mut out = TxnView::default();
         for (_, batches) in &self.partitions {
             let mut visible: Vec<&Consumed> = Vec::new();
             let mut open: HashMap<i64, Vec<&Batch>> = HashMap::new();
@@ -164,8 +169,11 @@ impl RawReader {
                 match b.control {
                     Some(commit) => {
                         let pending = open.remove(&b.producer_id).unwrap_or_default();
+                        let records = pending.iter().flat_map(|p| &p.records);
                         if commit {
-                            visible.extend(pending.iter().flat_map(|p| &p.records));
+                            visible.extend(records);
+                        } else {
+                            out.aborted.extend(records.cloned());
                         }
                     }
                     None if b.transactional => open.entry(b.producer_id).or_default().push(b),
@@ -183,10 +191,31 @@ impl RawReader {
                 .cloned()
                 .collect();
             visible.sort_by_key(|r| r.offset);
-            out.extend(visible);
+            out.visible.extend(visible);
+            out.open.extend(
+                open.values()
+                    .flatten()
+                    .flat_map(|b| b.records.iter().cloned()),
+            );
         }
+        out.aborted.sort_by_key(|r| (r.partition, r.offset));
+        out.open.sort_by_key(|r| (r.partition, r.offset));
         out
     }
+}
+
+/// A topic's records as read so far, by transactional fate.
+#[derive(Debug, Clone, Default)]
+pub struct TxnView {
+    /// What a read-committed consumer of a correct broker sees: records outside transactions
+    /// and of committed transactions, below the last stable offset; per partition in offset
+    /// order, partitions in order.
+    pub visible: Vec<Consumed>,
+    /// Records of aborted transactions (which a correct broker hides from read-committed
+    /// consumers, and tansu 0.6 does not), by partition and offset.
+    pub aborted: Vec<Consumed>,
+    /// Records of transactions still open (no marker yet), by partition and offset.
+    pub open: Vec<Consumed>,
 }
 
 /// Decodes the record batches of one partition's `records` field (a trailing partial batch is
