@@ -135,6 +135,10 @@ pub enum StreamsError {
     /// Topics created at start-up did not show in the metadata in time.
     #[error("topics not visible in the cluster metadata in time: {}", .topics.join(", "))]
     TopicsNotReady { topics: Vec<String> },
+
+    /// A topology definition file could not be loaded (`file:line:col: message`).
+    #[error(transparent)]
+    Definition(#[from] crate::definition::DefinitionError),
 }
 
 fn fmt_counts(topics: &[(String, i32)]) -> String {

@@ -2,7 +2,8 @@
 //! that runs it, serdes, and a broker-less test driver.
 //!
 //! The Kafka runtime is [`KafkaStreams`] (stream threads, consumer groups, changelog topics).
-//! What it is not (yet): definition files, the HTTP endpoint. State stores live in the `weir-state` crate.
+//! Topology definition files (YAML + CEL) build the same graphs: see [`definition`].
+//! What it is not (yet): the HTTP endpoint. State stores live in the `weir-state` crate.
 //!
 //! ```
 //! use weir_engine::{StreamsBuilder, Consumed, Produced, Serdes};
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod config;
+pub mod definition;
 pub mod dsl;
 pub mod error;
 pub mod graph;

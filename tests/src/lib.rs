@@ -1,6 +1,8 @@
 //! weir's end-to-end test harness: a real Kafka-protocol broker (tansu, in-memory storage) per
 //! test, blocking helpers to create topics, produce and consume records, and a handle on the
-//! `weir-test-worker` process for crash tests.
+//! `weir-test-worker` process for crash tests. A broker with SQLite storage
+//! ([`Broker::start_sqlite`], binary from [`tansu_sqlite_bin`]) survives a stop and a restart on
+//! the same port, for broker-restart tests.
 //!
 //! ```no_run
 //! use weir_tests::{Broker, ConsumeOpts, consume_all, create_topic, produce};
@@ -40,7 +42,7 @@ mod worker;
 use std::net::TcpListener;
 
 pub use admin::{committed_offsets, create_topic, create_topic_with, partition_count};
-pub use broker::{Broker, tansu_bin};
+pub use broker::{Broker, tansu_bin, tansu_sqlite_bin};
 pub use consume::{ConsumeOpts, Consumed, consume_all, consume_all_librdkafka};
 pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};
 pub use tail::TopicTail;

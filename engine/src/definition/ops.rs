@@ -1,0 +1,247 @@
+//! The DSL calls of each step, with the closures that evaluate its expressions. Every closure is
+//! total: a failing expression yields a failed value or a predicate answer (see `failure`),
+//! never a panic.
+//!
+//! Values are `serde_json::Value` on both sides of every stream; node names come from the
+//! step's `name:` (applied with `.named`), or are the DSL's generated ones.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::expr::Expr;
+use super::failure::{self, OnFailure, first_failed, is_failed};
+use super::steps::{Keep, Level, Lookup};
+use crate::dsl::{GlobalKTable, KStream, KTable};
+
+pub(crate) type Stream = KStream<Value, Value>;
+pub(crate) type Table = KTable<Value, Value>;
+pub(crate) type Global = GlobalKTable<Value, Value>;
+
+const FILTER: OnFailure = OnFailure {
+    failed_input: true,
+    error: false,
+    outcome: "the record is dropped",
+};
+const FILTER_NOT: OnFailure = OnFailure {
+    failed_input: false,
+    error: true,
+    outcome: "the record is dropped",
+};
+const BRANCH: OnFailure = OnFailure {
+    failed_input: true,
+    error: false,
+    outcome: "the record goes on to the next branch",
+};
+
+pub(crate) fn named(s: Stream, name: &Option<String>) -> Stream {
+    match name {
+        Some(n) => s.named(n.clone()),
+        None => s,
+    }
+}
+
+pub(crate) fn filter(s: &Stream, e: Expr, keep: bool) -> Stream {
+    let e = Arc::new(e);
+    if keep {
+        s.filter(move |k, v| failure::test(&e, &[k, v], FILTER))
+    } else {
+        s.filter_not(move |k, v| failure::test(&e, &[k, v], FILTER_NOT))
+    }
+}
+
+pub(crate) fn map_values(s: &Stream, e: Expr) -> Stream {
+    s.map_values_with_key(move |k, v| failure::eval(&e, &[k, &v]))
+}
+
+pub(crate) fn map(s: &Stream, key: Expr, value: Expr) -> Stream {
+    s.map(move |k, v| {
+        let k2 = failure::eval(&key, &[&k, &v]);
+        let v2 = failure::eval(&value, &[&k, &v]);
+        (k2, v2)
+    })
+}
+
+pub(crate) fn select_key(s: &Stream, e: Expr) -> Stream {
+    s.select_key(move |k, v| failure::eval(&e, &[k, v]))
+}
+
+/// The elements of a list result; anything else becomes one failed value.
+fn elements(e: &Expr, out: Value) -> Vec<Value> {
+    match out {
+        Value::Array(items) => items,
+        v if is_failed(&v) => vec![v],
+        other => vec![failure::failed(
+            &e.label,
+            &format!("expected a list, got {other}"),
+        )],
+    }
+}
+
+pub(crate) fn flat_map_values(s: &Stream, e: Expr) -> Stream {
+    s.flat_map_values(move |v| elements(&e, failure::eval(&e, &[&v])))
+}
+
+pub(crate) fn flat_map(s: &Stream, e: Expr) -> Stream {
+    s.flat_map(move |k, v| {
+        elements(&e, failure::eval(&e, &[&k, &v]))
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(mut m) if m.len() == 2 && m.contains_key("key") => {
+                    let k2 = m.remove("key").unwrap_or(Value::Null);
+                    let v2 = m.remove("value").unwrap_or(Value::Null);
+                    (k2, v2)
+                }
+                f if is_failed(&f) => (f.clone(), f),
+                other => {
+                    let f = failure::failed(
+                        &e.label,
+                        &format!("expected {{\"key\": ..., \"value\": ...}}, got {other}"),
+                    );
+                    (f.clone(), f)
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+pub(crate) fn log(s: &Stream, e: Expr, level: Level, stream: String) -> Stream {
+    s.peek(move |k, v| {
+        let text = match e.eval(&[k, v]) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(err) => format!("(log expression {} failed: {})", e.label, err.0),
+        };
+        match level {
+            Level::Trace => tracing::trace!(target: "weir::definition", %stream, "{text}"),
+            Level::Debug => tracing::debug!(target: "weir::definition", %stream, "{text}"),
+            Level::Info => tracing::info!(target: "weir::definition", %stream, "{text}"),
+            Level::Warn => tracing::warn!(target: "weir::definition", %stream, "{text}"),
+            Level::Error => tracing::error!(target: "weir::definition", %stream, "{text}"),
+        }
+    })
+}
+
+pub(crate) fn branch(
+    s: &Stream,
+    prefix: &str,
+    branches: Vec<(String, Expr)>,
+    default: Option<String>,
+) -> std::collections::BTreeMap<String, Stream> {
+    let mut split = s.split(prefix);
+    for (name, e) in branches {
+        split = split.branch(name, move |k, v| failure::test(&e, &[k, v], BRANCH));
+    }
+    match default {
+        Some(d) => split.default_branch(d),
+        None => split.no_default_branch(),
+    }
+}
+
+/// The value a lookup produces from the record value and the table value (if any).
+fn joined(l: &LookupFn, v: Value, t: Option<Value>) -> Value {
+    if let Some(f) = first_failed(&[&v]) {
+        return f.clone();
+    }
+    let t = t.unwrap_or(Value::Null);
+    match &l.value {
+        Some(e) => failure::eval(e, &[&v, &t, &t, &t]),
+        None => match v {
+            Value::Object(mut m) => {
+                m.insert(l.field.clone(), t);
+                Value::Object(m)
+            }
+            other => failure::failed(
+                &l.label,
+                &format!(
+                    "the record value {other} is not an object, so the table value cannot be added \
+                     as field `{}`; give the lookup a `value:` expression",
+                    l.field
+                ),
+            ),
+        },
+    }
+}
+
+/// What a lookup's joiner needs.
+struct LookupFn {
+    value: Option<Expr>,
+    field: String,
+    label: String,
+}
+
+/// `[value, matched]`: what an anti-join carries from its join to its filter.
+fn pair(v: Value, matched: bool) -> Value {
+    Value::Array(vec![v, Value::Bool(matched)])
+}
+
+fn unpair(p: Value) -> Value {
+    match p {
+        Value::Array(mut a) if a.len() == 2 => a.swap_remove(0),
+        other => other,
+    }
+}
+
+fn is_matched(p: &Value) -> bool {
+    matches!(p, Value::Array(a) if a.get(1) == Some(&Value::Bool(true)))
+}
+
+/// Where a lookup looks.
+pub(crate) enum Target<'a> {
+    Global(&'a Global),
+    Local(&'a Table),
+}
+
+/// The lookup's nodes: the join (named `name`), and for `keep: unmatched` the filter dropping
+/// matched records and the map restoring their value.
+pub(crate) fn lookup(
+    s: &Stream,
+    target: Target<'_>,
+    l: Lookup,
+    name: &Option<String>,
+    label: String,
+) -> Stream {
+    let f = Arc::new(LookupFn {
+        value: l.value,
+        field: l.field,
+        label,
+    });
+    let keep = l.keep;
+    let joined_stream = match (target, l.key) {
+        (Target::Global(t), Some(key)) => {
+            let key = Arc::new(key);
+            let sel = move |k: &Value, v: &Value| failure::eval(&key, &[k, v]);
+            match keep {
+                Keep::Inner => s.join_global(t, sel, move |v, tv| joined(&f, v, Some(tv))),
+                Keep::Left => s.left_join_global(t, sel, move |v, tv| joined(&f, v, tv)),
+                Keep::Unmatched => {
+                    s.left_join_global(t, sel, |v, tv: Option<Value>| pair(v, tv.is_some()))
+                }
+            }
+        }
+        (Target::Local(t), _) => match keep {
+            Keep::Inner => s.join(t, move |v, tv| joined(&f, v, Some(tv))),
+            Keep::Left => s.left_join(t, move |v, tv| joined(&f, v, tv)),
+            Keep::Unmatched => s.left_join(t, |v, tv: Option<Value>| pair(v, tv.is_some())),
+        },
+        // The reader requires a key for global tables.
+        (Target::Global(t), None) => {
+            s.left_join_global(t, |k: &Value, _: &Value| k.clone(), |v, _| v)
+        }
+    };
+    let joined_stream = named(joined_stream, name);
+    if keep != Keep::Unmatched {
+        return joined_stream;
+    }
+    let kept = named(joined_stream.filter(|_, p| !is_matched(p)), &l.drop_name);
+    named(kept.map_values(unpair), &l.value_name)
+}
+
+/// `count` as an aggregation of i64 JSON numbers (the same node and store bytes as the DSL's
+/// `count`, which has a fixed `i64` value type).
+pub(crate) fn count_update(_: &Value, v: Value, agg: Value) -> Value {
+    if is_failed(&v) {
+        return v;
+    }
+    Value::from(agg.as_i64().unwrap_or(0).saturating_add(1))
+}

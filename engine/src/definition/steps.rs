@@ -1,0 +1,123 @@
+//! The steps a stream can take, as read from a definition: the vocabulary ([`KINDS`] and their
+//! options) and the typed [`Step`]/[`Op`] the builder applies. Reading them is `read_steps`.
+
+use super::error::Pos;
+use super::expr::Expr;
+use super::format::Format;
+use super::schema::Named;
+
+/// Every step kind, with the options it accepts besides `name`.
+pub(crate) const KINDS: &[(&str, &[&str])] = &[
+    ("filter", &[]),
+    ("filter_not", &[]),
+    ("map_values", &[]),
+    ("map", &[]),
+    ("select_key", &[]),
+    ("flat_map_values", &[]),
+    ("flat_map", &[]),
+    ("log", &["level"]),
+    ("lookup", &["key", "keep", "value", "as", "names"]),
+    ("branch", &["default"]),
+    ("merge", &[]),
+    ("group_by", &["repartition"]),
+    ("group_by_key", &["repartition"]),
+    ("count", &[]),
+    ("aggregate", &["initial", "update"]),
+    ("reduce", &["update"]),
+    ("to_stream", &[]),
+    ("repartition", &[]),
+    ("to", &["key", "value"]),
+];
+
+/// The variables of a record expression.
+pub(crate) const RECORD: &[&str] = &["key", "value"];
+
+/// One step of a stream.
+pub(crate) struct Step {
+    pub pos: Pos,
+    pub kind: &'static str,
+    /// The name of the node the step adds (its main node when it adds several).
+    pub name: Option<String>,
+    pub op: Op,
+}
+
+/// Which records a lookup keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Records with a row in the table.
+    Inner,
+    /// Every record (`null` as table value when there is no row).
+    Left,
+    /// Records without a row, unchanged (an anti-join).
+    Unmatched,
+}
+
+pub(crate) struct Lookup {
+    pub table: Named,
+    pub global: bool,
+    pub key: Option<Expr>,
+    pub keep: Keep,
+    /// The joined value; `None`: the record value with the table value under `field`.
+    pub value: Option<Expr>,
+    pub field: String,
+    /// Names of an anti-join's filter and value-restoring nodes.
+    pub drop_name: Option<String>,
+    pub value_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+pub(crate) enum Op {
+    Filter {
+        expr: Expr,
+        keep: bool,
+    },
+    MapValues(Expr),
+    Map {
+        key: Expr,
+        value: Expr,
+    },
+    SelectKey(Expr),
+    FlatMapValues(Expr),
+    FlatMap(Expr),
+    Log {
+        expr: Expr,
+        level: Level,
+    },
+    Lookup(Box<Lookup>),
+    Branch {
+        branches: Vec<(Named, Expr)>,
+        default: Option<Named>,
+    },
+    Merge(Named),
+    GroupBy {
+        key: Option<Expr>,
+        repartition: Option<Named>,
+    },
+    Count {
+        store: String,
+    },
+    Aggregate {
+        store: String,
+        initial: serde_json::Value,
+        update: Expr,
+    },
+    Reduce {
+        store: String,
+        update: Expr,
+    },
+    ToStream,
+    Repartition(String),
+    To {
+        topic: Named,
+        key: Option<Format>,
+        value: Option<Format>,
+    },
+}

@@ -1,0 +1,195 @@
+//! The `weir` subcommands.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use weir_engine::definition::{self, Format};
+use weir_engine::{KafkaStreams, StreamsConfig, Topology};
+use weir_topologies::golden::{self, GoldenRecord};
+use weir_topologies::{product_filter, user_interests};
+
+use crate::Source;
+
+/// Why a command failed: bad input (exit 2) or a failure while running (exit 1).
+pub enum Failure {
+    BadInput(String),
+    Run(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Run(e)
+    }
+}
+
+const BUILT_IN: &[&str] = &["product-filter", "user-interests"];
+
+/// The topology and, for definition files, their topic formats.
+fn topology(source: &Source, application: Option<&str>) -> Result<(Topology, String), Failure> {
+    if let Some(file) = &source.file {
+        let loaded = definition::load(file).map_err(|e| Failure::BadInput(e.to_string()))?;
+        return Ok((loaded.topology, loaded.application));
+    }
+    let name = source.topology.as_deref().unwrap_or_default();
+    let app = application.unwrap_or(name).to_owned();
+    let t = match name {
+        "product-filter" => product_filter::topology(&app),
+        "user-interests" => user_interests::topology(&app),
+        other => {
+            return Err(Failure::BadInput(format!(
+                "unknown topology `{other}`; built-in topologies: {}",
+                BUILT_IN.join(", ")
+            )));
+        }
+    };
+    Ok((t.map_err(|e| Failure::Run(e.into()))?, app))
+}
+
+pub struct RunArgs {
+    pub source: Source,
+    pub bootstrap_servers: Option<String>,
+    pub config: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub processing_guarantee: Option<String>,
+    pub threads: Option<usize>,
+    pub sets: Vec<String>,
+}
+
+pub fn run(args: RunArgs) -> Result<(), Failure> {
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    if let Some(v) = &args.bootstrap_servers {
+        overrides.push(("bootstrap.servers".into(), v.clone()));
+    }
+    if let Some(v) = &args.state_dir {
+        overrides.push(("state.dir".into(), v.display().to_string()));
+    }
+    if let Some(v) = &args.processing_guarantee {
+        overrides.push(("processing.guarantee".into(), v.clone()));
+    }
+    if let Some(v) = args.threads {
+        overrides.push(("num.stream.threads".into(), v.to_string()));
+    }
+    for s in &args.sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| Failure::BadInput(format!("--set {s}: expected KEY=VALUE")))?;
+        overrides.push((k.trim().into(), v.trim().into()));
+    }
+    // The topology's application id is the default; the config may override it.
+    let (probe, default_app) = topology(&args.source, None)?;
+    drop(probe);
+    let mut all = vec![("application.id".to_owned(), default_app)];
+    all.extend(overrides);
+    let config = StreamsConfig::load(args.config.as_deref(), std::env::vars(), &all)
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let (topology, _) = topology(&args.source, Some(&config.application_id))?;
+    let mut streams = KafkaStreams::new(topology, config);
+    let flag = streams.shutdown_flag();
+    std::thread::Builder::new()
+        .name("weir-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    };
+                for _ in 0..2 {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                    if flag.swap(true, Ordering::AcqRel) {
+                        eprintln!("second signal: exiting now");
+                        std::process::exit(130);
+                    }
+                    eprintln!(
+                        "stopping: finishing the current batch, committing, leaving the group"
+                    );
+                }
+            });
+        })
+        .map_err(|e| Failure::Run(e.into()))?;
+    streams.start().map_err(|e| Failure::Run(e.into()))?;
+    tracing::info!("weir running");
+    streams.wait().map_err(|e| Failure::Run(e.into()))
+}
+
+pub fn check(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut bad = Vec::new();
+    for f in files {
+        match definition::load(f) {
+            Ok(l) => println!("{}: ok (application {})", f.display(), l.application),
+            Err(e) => bad.push(e.to_string()),
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::BadInput(bad.join("\n")))
+    }
+}
+
+pub fn describe(source: &Source) -> Result<(), Failure> {
+    let (t, _) = topology(source, None)?;
+    print!("{}", t.describe());
+    Ok(())
+}
+
+fn golden_format(topic: &str, f: &Format) -> Result<golden::Format, Failure> {
+    match f {
+        Format::String => Ok(golden::Format::String),
+        Format::Json => Ok(golden::Format::Json),
+        Format::I64 => Ok(golden::Format::I64),
+        _ => Err(Failure::BadInput(format!(
+            "topic `{topic}`: weir try reads and writes string, json and i64 records; this topic's format is not supported by try yet"
+        ))),
+    }
+}
+
+pub fn try_file(file: &Path, inputs: &[String], output_dir: Option<&Path>) -> Result<(), Failure> {
+    let loaded = definition::load(file).map_err(|e| Failure::BadInput(e.to_string()))?;
+    let mut formats = golden::Formats::default();
+    for (topic, (k, v)) in &loaded.formats {
+        if let (Ok(k), Ok(v)) = (golden_format(topic, k), golden_format(topic, v)) {
+            formats.insert(topic.clone(), (k, v));
+        }
+    }
+    let mut records = Vec::new();
+    for input in inputs {
+        let (topic, path) = input
+            .split_once('=')
+            .ok_or_else(|| Failure::BadInput(format!("--input {input}: expected TOPIC=FILE")))?;
+        let rs =
+            golden::read_jsonl(Path::new(path)).map_err(|e| Failure::BadInput(e.to_string()))?;
+        records.push((topic.to_owned(), rs));
+    }
+    let out: BTreeMap<String, Vec<GoldenRecord>> = golden::run(loaded.topology, &records, &formats)
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    match output_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Failure::Run(e.into()))?;
+            for (topic, rs) in &out {
+                let path = dir.join(format!("{topic}.jsonl"));
+                std::fs::write(&path, golden::to_jsonl(rs)).map_err(|e| Failure::Run(e.into()))?;
+                println!("{}: {} records", path.display(), rs.len());
+            }
+        }
+        None => {
+            for (topic, rs) in &out {
+                for line in golden::to_jsonl(rs).lines() {
+                    println!("{topic}\t{line}");
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! `weir`: run, check, describe and try topologies.
+//!
+//! ```text
+//! weir run (-f FILE | --topology NAME) [--bootstrap-servers H:P] [--config FILE] [--state-dir DIR]
+//!          [--processing-guarantee at_least_once|exactly_once_v2] [--threads N] [--set key=value]...
+//! weir check FILE...
+//! weir describe (-f FILE | --topology NAME)
+//! weir try -f FILE --input TOPIC=records.jsonl ... [--output-dir DIR]
+//! ```
+//!
+//! Exit codes: 0 success, 1 a failure while running, 2 bad input (a definition file with errors,
+//! bad flags, bad records for `try`). `anyhow` is used here only, at the binary's edge.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "A stream-processing engine with a Kafka Streams-style DSL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a topology comes from: a definition file or a built-in topology's name.
+#[derive(clap::Args, Clone)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// A topology definition file (YAML).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<std::path::PathBuf>,
+    /// A built-in topology: product-filter | user-interests.
+    #[arg(long)]
+    pub topology: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a topology on a Kafka cluster until SIGTERM/SIGINT (a second signal exits at once).
+    Run {
+        #[command(flatten)]
+        source: Source,
+        #[arg(long)]
+        bootstrap_servers: Option<String>,
+        /// A properties file (Kafka Streams' names: application.id, processing.guarantee, ...).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        #[arg(long)]
+        state_dir: Option<std::path::PathBuf>,
+        #[arg(long, value_parser = ["at_least_once", "exactly_once_v2"])]
+        processing_guarantee: Option<String>,
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Any property, `key=value` (repeatable; wins over the file and the environment).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Validate definition files: errors as FILE:LINE:COL, exit code 2 when any file is bad.
+    Check {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Print a topology's sub-topologies, sources, processors, stores and sinks.
+    Describe {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Run a definition file over sample records with no broker (the test driver).
+    Try {
+        #[arg(short = 'f', long = "file")]
+        file: std::path::PathBuf,
+        /// `TOPIC=records.jsonl`: one `{"key":..,"value":..,"timestamp":..}` per line (repeatable).
+        #[arg(long = "input", value_name = "TOPIC=FILE", required = true)]
+        inputs: Vec<String>,
+        /// Write `TOPIC.jsonl` per output topic here (default: stdout, lines prefixed by the topic).
+        #[arg(long)]
+        output_dir: Option<std::path::PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run {
+            source,
+            bootstrap_servers,
+            config,
+            state_dir,
+            processing_guarantee,
+            threads,
+            sets,
+        } => commands::run(commands::RunArgs {
+            source,
+            bootstrap_servers,
+            config,
+            state_dir,
+            processing_guarantee,
+            threads,
+            sets,
+        }),
+        Command::Check { files } => commands::check(&files),
+        Command::Describe { source } => commands::describe(&source),
+        Command::Try {
+            file,
+            inputs,
+            output_dir,
+        } => commands::try_file(&file, &inputs, output_dir.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(commands::Failure::BadInput(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+        Err(commands::Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
