@@ -48,7 +48,7 @@ impl Builder<'_> {
         if let Op::GroupBy { key, repartition } = step.op {
             return self.group(flow, key, repartition, &step.name, step.pos, step.kind);
         }
-        let s = self.stream_of(&flow, &step)?;
+        let s = self.stream_of(&flow, step.pos, step.kind)?;
         Ok(match step.op {
             Op::Filter { expr, keep } => next(ops::filter(&s, expr, keep), &flow),
             Op::MapValues(e) => {
@@ -203,13 +203,7 @@ impl Builder<'_> {
         pos: Pos,
         kind: &str,
     ) -> Result<Flow, DefinitionError> {
-        let fake = Step {
-            pos,
-            kind: "group_by",
-            name: None,
-            op: Op::ToStream,
-        };
-        let s = self.stream_of(&flow, &fake)?;
+        let s = self.stream_of(&flow, pos, kind)?;
         let key_changes = key.is_some() || flow.key_changed;
         let grouped = |f: &Format, v: &Format, rep: &Option<Named>| {
             let g = match rep {

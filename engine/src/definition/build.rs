@@ -18,7 +18,6 @@ use super::error::{DefinitionError, Errors, Pos, hint};
 use super::format::Format;
 use super::ops::{Global, Stream, Table};
 use super::schema::{Definition, Named, Origin, StreamDef, TableDef};
-use super::steps::Step;
 use crate::dsl::{Consumed, KGroupedStream, Materialized, StreamsBuilder};
 use crate::graph::Topology;
 
@@ -252,16 +251,21 @@ impl Builder<'_> {
     }
 
     /// The flow as a stream: a table's updates (an implicit `to_stream`), else an error.
-    pub(super) fn stream_of(&self, flow: &Flow, step: &Step) -> Result<Stream, DefinitionError> {
+    pub(super) fn stream_of(
+        &self,
+        flow: &Flow,
+        pos: Pos,
+        kind: &str,
+    ) -> Result<Stream, DefinitionError> {
         match &flow.at {
             At::Stream(s) => Ok(s.clone()),
             At::Table(t) => Ok(t.to_stream()),
             At::Grouped(_) => Err(self.errs.at(
-                step.pos,
-                format!("`{}` cannot follow a grouping: group_by is followed by count, aggregate or reduce", step.kind),
+                pos,
+                format!("`{}` cannot follow a grouping: group_by is followed by count, aggregate or reduce", kind),
             )),
             At::Branched(at) => Err(self.errs.at(
-                step.pos,
+                pos,
                 format!(
                     "the stream was split by `branch` at line {}; continue a branch in another stream with `stream: NAME.BRANCH`",
                     at.line
