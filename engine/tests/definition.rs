@@ -249,8 +249,19 @@ fn a_failed_expression_is_a_process_error_for_its_record_only() {
         }
         other => panic!("expected a process error, got {other}"),
     }
-    // A failing predicate drops the record; the next records flow as usual.
-    pipe(&mut d, "orders", "odd", json!({"id": "odd", "qty": "many"})).unwrap();
+    // A failing predicate is a processing error of its record too (the handler decides), named
+    // after the filter node and pointing at the expression; the next records flow as usual.
+    let e = pipe(&mut d, "orders", "odd", json!({"id": "odd", "qty": "many"})).unwrap_err();
+    match &e {
+        StreamsError::Process { processor, source } => {
+            assert_eq!(processor, "positive");
+            assert!(
+                source.to_string().starts_with("f.yaml:6:17 (filter)"),
+                "{source}"
+            );
+        }
+        other => panic!("expected a process error, got {other}"),
+    }
     pipe(
         &mut d,
         "orders",

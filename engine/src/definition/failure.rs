@@ -8,9 +8,10 @@
 //! error handler (fail, skip, dead-letter) at its next sink, repartition or store write, having
 //! changed no state on the way.
 //!
-//! Predicates (`filter`, `branch`) cannot mark the record they are given: a predicate that fails
-//! drops the record, logs a warning with the expression's position and counts it in
-//! `weir_expression_errors_total`. (Fallible DSL operators would route these to the handler too.)
+//! A failing `filter`/`filter_not` predicate is a processing error of its record (the DSL's
+//! fallible filter hands it to the configured handler: fail, skip, dead-letter). `branch`
+//! predicates cannot fail in the DSL yet: a failing one sends the record on as configured below,
+//! logs a warning with the expression's position and counts it in `weir_expression_errors_total`.
 
 use serde_json::{Map, Value};
 
@@ -93,6 +94,24 @@ pub(crate) struct OnFailure {
 }
 
 /// Evaluates a predicate.
+/// Evaluates a filter predicate; a failure (of this expression, or a failed value coming in) is
+/// an error of the record, which the DSL's fallible filter hands to the processing error handler.
+pub(crate) fn try_test(expr: &Expr, vals: &[&Value]) -> Result<bool, crate::error::BoxError> {
+    if let Some(Value::Object(m)) = first_failed(vals) {
+        let detail = m.get(MARK).cloned().unwrap_or(Value::Null);
+        return Err(format!(
+            "{}: input is the result of a failed expression: {detail}",
+            expr.label
+        )
+        .into());
+    }
+    expr.test(vals).map_err(|e| {
+        metrics::counter!("weir_expression_errors_total", "expression" => expr.label.to_string())
+            .increment(1);
+        format!("{}: {}", expr.label, e.0).into()
+    })
+}
+
 pub(crate) fn test(expr: &Expr, vals: &[&Value], on: OnFailure) -> bool {
     if first_failed(vals).is_some() {
         return on.failed_input;

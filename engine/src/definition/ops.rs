@@ -18,16 +18,6 @@ pub(crate) type Stream = KStream<Value, Value>;
 pub(crate) type Table = KTable<Value, Value>;
 pub(crate) type Global = GlobalKTable<Value, Value>;
 
-const FILTER: OnFailure = OnFailure {
-    failed_input: true,
-    error: false,
-    outcome: "the record is dropped",
-};
-const FILTER_NOT: OnFailure = OnFailure {
-    failed_input: false,
-    error: true,
-    outcome: "the record is dropped",
-};
 const BRANCH: OnFailure = OnFailure {
     failed_input: true,
     error: false,
@@ -44,9 +34,9 @@ pub(crate) fn named(s: Stream, name: &Option<String>) -> Stream {
 pub(crate) fn filter(s: &Stream, e: Expr, keep: bool) -> Stream {
     let e = Arc::new(e);
     if keep {
-        s.filter(move |k, v| failure::test(&e, &[k, v], FILTER))
+        s.try_filter(move |k, v| failure::try_test(&e, &[k, v]))
     } else {
-        s.filter_not(move |k, v| failure::test(&e, &[k, v], FILTER_NOT))
+        s.try_filter_not(move |k, v| failure::try_test(&e, &[k, v]))
     }
 }
 

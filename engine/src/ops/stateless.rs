@@ -10,16 +10,27 @@ use crate::runtime::node::{Boxed, Ctx, Msg, Node, peek, take};
 
 pub(crate) type Pred<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 
+/// A predicate that can fail on a record (definition-file expressions); a failure is a
+/// processing error of the record, handed to the configured handler.
+pub(crate) type TryPred<K, V> =
+    Arc<dyn Fn(&K, &V) -> Result<bool, crate::error::BoxError> + Send + Sync>;
+
 /// Keeps records whose predicate equals `keep`.
 pub(crate) struct Filter<K, V> {
-    pub pred: Pred<K, V>,
+    pub pred: TryPred<K, V>,
     pub keep: bool,
 }
 
 impl<K: 'static, V: 'static> Node for Filter<K, V> {
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let pass = match &msg.value {
-            Some(v) => (self.pred)(peek::<K>(&msg.key)?, peek::<V>(v)?) == self.keep,
+            Some(v) => match (self.pred)(peek::<K>(&msg.key)?, peek::<V>(v)?) {
+                Ok(b) => b == self.keep,
+                Err(source) => {
+                    let processor = ctx.node_name().to_owned();
+                    return Err(StreamsError::Process { processor, source });
+                }
+            },
             None => true,
         };
         if pass {
