@@ -132,6 +132,14 @@ impl GroupConsumer {
     ) -> Result<Option<R>, StreamsError> {
         match self.inner.poll(timeout) {
             None => Ok(None),
+            // Transport errors (broker down, coordinator moving) are reported through poll;
+            // librdkafka reconnects by itself, so the thread keeps polling.
+            Some(Err(source))
+                if crate::kafka::error_kind(&source) == crate::error::ErrorKind::Retriable =>
+            {
+                tracing::warn!(error = %source, "consumer: retriable error, retrying");
+                Ok(None)
+            }
             Some(Err(source)) => Err(StreamsError::Kafka {
                 operation: "poll",
                 source,

@@ -102,6 +102,11 @@ impl PartitionReader {
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.pending.remove(&p);
                 }
+                Some(Err(source))
+                    if crate::kafka::error_kind(&source) == crate::error::ErrorKind::Retriable =>
+                {
+                    tracing::warn!(error = %source, "restore consumer: retriable error, retrying");
+                }
                 Some(Err(source)) => {
                     return Err(StreamsError::Kafka {
                         operation: "restore poll",

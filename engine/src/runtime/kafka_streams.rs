@@ -110,7 +110,15 @@ impl KafkaStreams {
         self.threads.push(
             std::thread::Builder::new()
                 .name("weir-global".into())
-                .spawn(move || global.run(shutdown))
+                .spawn(move || {
+                    let stop = shutdown.clone();
+                    let r = global.run(shutdown);
+                    if let Err(e) = &r {
+                        tracing::error!(error = %e, "global thread failed; stopping the worker");
+                        stop.store(true, Ordering::Release);
+                    }
+                    r
+                })
                 .map_err(|e| {
                     StreamsError::Internal(format!("cannot start the global thread: {e}"))
                 })?,

@@ -139,8 +139,20 @@ impl ThreadCore {
             ProcessingGuarantee::AtLeastOnce => {
                 // Step 2
                 self.producer.flush()?;
-                // Step 3
-                group.commit_offsets(&offsets)?;
+                // Step 3. A retriable failure (coordinator moving, broker restarting) keeps the
+                // positions dirty and retries at the next interval; the stores keep their
+                // buffered writes until a commit succeeds.
+                if let Err(e) = group.commit_offsets(&offsets) {
+                    if e.kind() != crate::error::ErrorKind::Retriable {
+                        return Err(e);
+                    }
+                    tracing::warn!(thread = %self.name, error = %e, "commit failed; retrying at the next interval");
+                    for t in self.tasks.values_mut().filter(|t| !t.positions.is_empty()) {
+                        t.dirty = true;
+                    }
+                    self.last_commit = Instant::now();
+                    return Ok(());
+                }
             }
             ProcessingGuarantee::ExactlyOnceV2 => {
                 let meta = group
