@@ -3,15 +3,17 @@
 //! `graph`); `StreamsBuilder::build` validates it. Calls never fail on their own: problems are
 //! collected and reported by `build()`, each naming the call that caused it.
 
+mod branch;
 mod builder;
 mod grouped;
 mod kstream;
 mod ktable;
 mod options;
 
+pub use branch::BranchedKStream;
 pub use builder::StreamsBuilder;
 pub use grouped::KGroupedStream;
-pub use kstream::{BranchedKStream, KStream};
+pub use kstream::KStream;
 pub use ktable::{GlobalKTable, KTable};
 pub use options::{Consumed, Grouped, Materialized, Produced, Repartitioned};
 
