@@ -55,3 +55,46 @@ impl Interests {
         self
     }
 }
+
+/// A request of the CLIENT API for a user's recommendations, on
+/// `client-recommendation-requests` (key: user id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendationRequest {
+    pub user_id: String,
+    pub request_id: String,
+}
+
+/// The answer to a [`RecommendationRequest`], on `client-recommendations` (key: user id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendations {
+    pub user_id: String,
+    pub request_id: String,
+    /// The user's most recently searched products that are not forbidden, newest first, at
+    /// most [`Recommendations::TOP_N`].
+    pub products: Vec<String>,
+    /// The user's most searched categories, most searched first (ties: by name), at most 3.
+    pub top_categories: Vec<String>,
+}
+
+impl Recommendations {
+    /// How many products an answer holds at most.
+    pub const TOP_N: usize = 5;
+}
+
+/// A chat message on `messages` (key: recipient, so it meets the recipient's block list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub sender: String,
+    pub recipient: String,
+    pub text: String,
+}
+
+/// A recipient's block list: the value of `blocked-users` (key: recipient; the latest list
+/// wins, a tombstone unblocks everyone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockList {
+    pub blocked: Vec<String>,
+}
+
+// `forbidden-words`: key = the word (lower case), value = why it is forbidden (a string);
+// a tombstone removes the word again.
