@@ -33,6 +33,7 @@ pub mod runtime;
 pub mod serde;
 pub mod store;
 pub mod testkit;
+pub mod text;
 
 pub use config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
 pub use dsl::{

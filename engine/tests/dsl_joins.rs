@@ -317,3 +317,44 @@ fn a_table_table_join_result_can_be_materialized() {
         vec![(s("b"), s("34"))]
     );
 }
+
+#[test]
+fn left_join_global_many_sees_every_row_found_once() {
+    let b = StreamsBuilder::new("app");
+    let prices: GlobalKTable<String, String> =
+        b.global_table("prices", strings(), Materialized::as_("prices-store"));
+    b.stream("carts", strings())
+        .left_join_global_many(
+            &prices,
+            |_, items: &String| items.split(',').map(str::to_owned).collect(),
+            |items, rows: Vec<(String, String)>| {
+                let found: Vec<String> = rows.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{items}:{}", found.join(";"))
+            },
+        )
+        .named("price-items")
+        .to("priced", Produced::with(Serdes::string(), Serdes::string()));
+    let t = b.build().unwrap();
+    assert!(
+        t.describe()
+            .contains("Processor: price-items (stores: [prices-store])")
+    );
+    let mut d = TopologyTestDriver::new(t).unwrap();
+    input(&d, "prices").pipe(&mut d, s("a"), s("1")).unwrap();
+    input(&d, "prices").pipe(&mut d, s("c"), s("3")).unwrap();
+    // Repeated keys are looked up once; unknown keys are left out; the order is the keys'.
+    input(&d, "carts")
+        .pipe(&mut d, s("u1"), s("c,a,b,c"))
+        .unwrap();
+    input(&d, "carts").pipe(&mut d, s("u2"), s("x")).unwrap();
+    input(&d, "prices").pipe_tombstone(&mut d, s("c")).unwrap();
+    input(&d, "carts").pipe(&mut d, s("u3"), s("c,a")).unwrap();
+    assert_eq!(
+        read(&mut d, "priced"),
+        vec![
+            kv("u1", "c,a,b,c:c=3;a=1"),
+            kv("u2", "x:"),
+            kv("u3", "c,a:a=1")
+        ]
+    );
+}

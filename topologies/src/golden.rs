@@ -1,6 +1,8 @@
 //! Golden runs: recorded input records piped through the test driver, outputs compared with
 //! recorded expectations. The record format is the one `weir try` reads and writes: one JSON
-//! object per line, `{"key": <json>, "value": <json or null>, "timestamp": <ms>}`.
+//! object per line, `{"key": <json>, "value": <json or null>, "timestamp": <ms>, "headers": {..}}`
+//! (timestamp and headers optional; header values are UTF-8 text, `null` for a header without
+//! value).
 //!
 //! Inputs of several topics are processed in timestamp order; ties keep the order the inputs
 //! were given in, then line order.
@@ -10,8 +12,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use weir_engine::testkit::TopologyTestDriver;
-use weir_engine::{Headers, StreamsError, Topology};
+use weir_engine::testkit::{DriverConfig, TopologyTestDriver};
+use weir_engine::{Headers, StreamsConfig, StreamsError, Topology};
 
 /// The one error type of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,8 @@ pub enum Format {
     String,
     Json,
     I64,
+    /// Output only: JSON when the bytes parse as JSON, else UTF-8 text (lossy).
+    Any,
 }
 
 /// One record of a golden file.
@@ -49,6 +53,51 @@ pub struct GoldenRecord {
     pub value: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "header_map")]
+    pub headers: Vec<(String, Option<String>)>,
+}
+
+/// Headers as a JSON object, in record order (a repeated header keeps its last value).
+mod header_map {
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        h: &[(String, Option<String>)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(h.len()))?;
+        for (k, v) in h {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(String, Option<String>)>, D::Error> {
+        d.deserialize_map(InOrder)
+    }
+
+    /// Collects the entries in the order they are written (a JSON object would sort them).
+    struct InOrder;
+
+    impl<'de> Visitor<'de> for InOrder {
+        type Value = Vec<(String, Option<String>)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of header names to strings (or null)")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((k, v)) = map.next_entry::<String, Option<String>>()? {
+                out.push((k, v));
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// Reads a `.jsonl` file of records.
@@ -93,6 +142,7 @@ fn encode(topic: &str, format: Format, v: &Value) -> Result<Vec<u8>, GoldenError
             .as_i64()
             .map(|n| n.to_be_bytes().to_vec())
             .ok_or_else(|| err(format!("expected an integer, got {v}"))),
+        Format::Any => Err(err("input topics need a declared format".into())),
     }
 }
 
@@ -109,6 +159,8 @@ fn decode(topic: &str, format: Format, b: &[u8]) -> Result<Value, GoldenError> {
         Format::I64 => <[u8; 8]>::try_from(b)
             .map(|a| Value::from(i64::from_be_bytes(a)))
             .map_err(|_| err(format!("an i64 needs 8 bytes, got {}", b.len()))),
+        Format::Any => Ok(serde_json::from_slice(b)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))),
     }
 }
 
@@ -116,10 +168,13 @@ fn decode(topic: &str, format: Format, b: &[u8]) -> Result<Value, GoldenError> {
 pub type Formats = HashMap<String, (Format, Format)>;
 
 /// Pipes `inputs` (topic, records) through `topology` and returns every output topic's records.
+/// With `error_handling`, failed records go to its handlers (dead letters are output records);
+/// without, the first failure is the result.
 pub fn run(
     topology: Topology,
     inputs: &[(String, Vec<GoldenRecord>)],
     formats: &Formats,
+    error_handling: Option<StreamsConfig>,
 ) -> Result<BTreeMap<String, Vec<GoldenRecord>>, GoldenError> {
     let fmt = |topic: &str| {
         formats
@@ -137,18 +192,28 @@ pub fn run(
         }
     }
     order.sort();
-    let mut driver = TopologyTestDriver::new(topology)?;
+    let config = DriverConfig {
+        error_handling,
+        ..DriverConfig::default()
+    };
+    let mut driver = TopologyTestDriver::with_config(topology, config)?;
     for (ts, i, j) in order {
         let (topic, records) = &inputs[i];
         let r = &records[j];
         let (kf, vf) = fmt(topic)?;
         let key = encode(topic, kf, &r.key)?;
         let value = r.value.as_ref().map(|v| encode(topic, vf, v)).transpose()?;
-        driver.pipe_raw(topic, Some(&key), value.as_deref(), ts, Headers::new())?;
+        let mut headers = Headers::new();
+        for (k, v) in &r.headers {
+            headers.add(k.clone(), v.clone().map(String::into_bytes));
+        }
+        driver.pipe_raw(topic, Some(&key), value.as_deref(), ts, headers)?;
     }
     let mut out = BTreeMap::new();
     for topic in driver.output_topics() {
-        let (kf, vf) = fmt(&topic)?;
+        // A topic of no declared format (a dead-letter topic holds the bytes of records of any
+        // input): JSON when the bytes are JSON, else text.
+        let (kf, vf) = fmt(&topic).unwrap_or((Format::Any, Format::Any));
         let records = driver
             .read_raw(&topic)
             .into_iter()
@@ -161,6 +226,16 @@ pub fn run(
                         .map(|v| decode(&topic, vf, v))
                         .transpose()?,
                     timestamp: Some(r.timestamp),
+                    headers: r
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_owned(),
+                                v.map(|b| String::from_utf8_lossy(b).into_owned()),
+                            )
+                        })
+                        .collect(),
                 })
             })
             .collect::<Result<Vec<_>, GoldenError>>()?;
@@ -177,6 +252,7 @@ pub fn run_case(
     dir: &Path,
     formats: &Formats,
     input_order: &[&str],
+    error_handling: Option<StreamsConfig>,
 ) -> Result<BTreeMap<String, (Vec<GoldenRecord>, Vec<GoldenRecord>)>, GoldenError> {
     let inputs = input_order
         .iter()
@@ -187,7 +263,7 @@ pub fn run_case(
             ))
         })
         .collect::<Result<Vec<_>, GoldenError>>()?;
-    let mut actual = run(topology, &inputs, formats)?;
+    let mut actual = run(topology, &inputs, formats, error_handling)?;
     let expected_dir = dir.join("expected");
     let entries = std::fs::read_dir(&expected_dir).map_err(|source| GoldenError::Io {
         path: expected_dir.display().to_string(),

@@ -2,12 +2,17 @@
 //!
 //! * [`product_filter`]: `shop-products` minus the products in the `forbidden-products` global
 //!   table → `products`;
-//! * [`user_interests`]: per-user search counts and interests aggregated from `client-searches`.
+//! * [`user_recommendations`]: per-user interests aggregated from `client-searches`, and every
+//!   request on `client-recommendation-requests` answered with the user's top allowed products;
+//! * [`message_filter`]: chat messages minus blocked senders, forbidden words masked;
+//! * [`user_interests`]: per-user search counts and interests (the runtime tests' topology).
 //!
 //! [`golden`] replays recorded inputs through the test driver and compares the outputs with the
 //! recorded expectations in `golden/`.
 
 pub mod golden;
+pub mod message_filter;
 pub mod model;
 pub mod product_filter;
 pub mod user_interests;
+pub mod user_recommendations;

@@ -17,7 +17,18 @@ pub struct Product {
 impl Product {
     /// A product the marketplace may list: it has an id and a non-negative price.
     pub fn is_valid(&self) -> bool {
-        !self.product_id.is_empty() && self.price >= 0.0 && self.price.is_finite()
+        self.validate().is_ok()
+    }
+
+    /// Why the product cannot be listed, if it cannot (the text dead letters carry).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.product_id.is_empty() {
+            Err("invalid product: missing product_id")
+        } else if !(self.price >= 0.0 && self.price.is_finite()) {
+            Err("invalid product: negative price")
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -79,6 +90,43 @@ pub struct Recommendations {
 impl Recommendations {
     /// How many products an answer holds at most.
     pub const TOP_N: usize = 5;
+    /// How many categories an answer holds at most.
+    pub const TOP_CATEGORIES: usize = 3;
+
+    /// The answer to `request` from the user's `interests` (none: no searches yet), leaving out
+    /// every product `forbidden` holds.
+    pub fn answer(
+        request: RecommendationRequest,
+        interests: Option<&Interests>,
+        forbidden: impl Fn(&str) -> bool,
+    ) -> Recommendations {
+        let (products, top_categories) = match interests {
+            None => (Vec::new(), Vec::new()),
+            Some(i) => {
+                let products = i
+                    .recent_products
+                    .iter()
+                    .filter(|p| !forbidden(p))
+                    .take(Self::TOP_N)
+                    .cloned()
+                    .collect();
+                let mut cats: Vec<(&String, &i64)> = i.categories.iter().collect();
+                cats.sort_by(|(na, ca), (nb, cb)| cb.cmp(ca).then_with(|| na.cmp(nb)));
+                let top = cats
+                    .into_iter()
+                    .take(Self::TOP_CATEGORIES)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                (products, top)
+            }
+        };
+        Recommendations {
+            user_id: request.user_id,
+            request_id: request.request_id,
+            products,
+            top_categories,
+        }
+    }
 }
 
 /// A chat message on `messages` (key: recipient, so it meets the recipient's block list).

@@ -1,7 +1,9 @@
 //! product-filter: drop every product whose id is in the forbidden-products table.
 //!
-//! `shop-products` (key: product id, value: JSON [`Product`]) → keep valid products → look the
-//! product id up in the global table `forbidden-products` (key: product id, value: reason;
+//! `shop-products` (key: product id, value: JSON [`Product`]) → validate (an invalid product is
+//! an error of its record: under [`config`] it goes to the dead-letter topic `shop-products-dlq`
+//! with the reason in its `weir.error` header, as does a record that is not a product) → look
+//! the product id up in the global table `forbidden-products` (key: product id, value: reason;
 //! a tombstone allows the product again) → keep the unmatched → `products`.
 
 use weir_engine::{
@@ -15,6 +17,21 @@ pub const FORBIDDEN: &str = "forbidden-products";
 pub const OUTPUT: &str = "products";
 /// The store holding the forbidden table.
 pub const FORBIDDEN_STORE: &str = "forbidden-products";
+/// Where invalid and unreadable products go.
+pub const DEAD_LETTERS: &str = "shop-products-dlq";
+
+/// The streams properties the topology runs with (a worker's own config wins): invalid and
+/// unreadable products are dead letters.
+pub fn config() -> Vec<(String, String)> {
+    [
+        ("default.deserialization.exception.handler", "dead_letter"),
+        ("processing.exception.handler", "dead_letter"),
+        ("dead.letter.topic", DEAD_LETTERS),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
 
 /// The product-filter topology for `application_id`.
 pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
@@ -28,7 +45,7 @@ pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
         INPUT,
         Consumed::with(Serdes::string(), Serdes::json::<Product>()).named("shop-products-source"),
     )
-    .filter(|_, p| p.is_valid())
+    .try_filter(|_, p| p.validate().map(|()| true).map_err(Into::into))
     .named("valid-products")
     .left_join_global(
         &forbidden,

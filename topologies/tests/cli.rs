@@ -104,6 +104,64 @@ fn try_reproduces_the_user_interests_golden_outputs() {
 }
 
 #[test]
+fn try_reproduces_the_user_recommendations_golden_outputs() {
+    try_reproduces(
+        "user-recommendations",
+        "user-recommendations.yaml",
+        &[
+            "forbidden-products",
+            "client-searches",
+            "client-recommendation-requests",
+        ],
+    );
+}
+
+#[test]
+fn try_reproduces_the_message_filter_golden_outputs() {
+    try_reproduces(
+        "message-filter",
+        "message-filter.yaml",
+        &["blocked-users", "forbidden-words", "messages"],
+    );
+}
+
+#[test]
+fn try_sends_an_unreadable_product_to_the_dead_letter_topic_with_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("shop.jsonl");
+    // A product whose value is a JSON string, not an object: the `validate` expression cannot
+    // read `value.product_id`, so the record is a processing error → the dead-letter topic.
+    std::fs::write(
+        &input,
+        "{\"key\":\"p9\",\"value\":\"not a product\",\"timestamp\":1}\n",
+    )
+    .unwrap();
+    let out = weir()
+        .arg("try")
+        .arg("-f")
+        .arg(root().join("definitions/product-filter.yaml"))
+        .arg("--input")
+        .arg(format!("shop-products={}", input.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("shop-products-dlq\t"))
+        .unwrap_or_else(|| panic!("no dead letter in {stdout}"));
+    let record: serde_json::Value = serde_json::from_str(line.split_once('\t').unwrap().1).unwrap();
+    assert_eq!(record["value"], "not a product");
+    let error = record["headers"]["weir.error"].as_str().unwrap();
+    assert!(error.contains("valid-products"), "{error}");
+    assert!(!stdout.contains("\nproducts\t"), "{stdout}");
+}
+
+#[test]
 fn describe_of_a_built_in_topology_matches_its_golden_text() {
     let out = weir()
         .args(["describe", "--topology", "product-filter"])

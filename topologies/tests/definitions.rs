@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use weir_engine::definition::{self, Format as DefFormat, Loaded};
 use weir_topologies::golden::{Format, Formats, run_case};
-use weir_topologies::{product_filter, user_interests};
+use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,11 +34,13 @@ fn formats(loaded: &Loaded) -> Formats {
 
 fn assert_golden(loaded: Loaded, case: &str, inputs: &[&str]) {
     let f = formats(&loaded);
+    let handlers = loaded.streams_config().unwrap();
     let results = run_case(
         loaded.topology,
         &root().join("golden").join(case),
         &f,
         inputs,
+        Some(handlers),
     )
     .unwrap();
     assert!(!results.is_empty());
@@ -96,4 +98,52 @@ fn twins_declare_the_formats_of_their_topics() {
         ui.formats["user-search-counts"],
         (DefFormat::String, DefFormat::I64)
     );
+}
+
+#[test]
+fn user_recommendations_twin_describes_the_same_topology() {
+    let yaml = load("user-recommendations");
+    let rust = user_recommendations::topology(&yaml.application).unwrap();
+    assert_eq!(yaml.topology.describe(), rust.describe());
+    let expected =
+        std::fs::read_to_string(root().join("golden/user-recommendations/describe.txt")).unwrap();
+    assert_eq!(yaml.topology.describe(), expected);
+}
+
+#[test]
+fn user_recommendations_twin_reproduces_the_golden_outputs() {
+    assert_golden(
+        load("user-recommendations"),
+        "user-recommendations",
+        &[
+            "forbidden-products",
+            "client-searches",
+            "client-recommendation-requests",
+        ],
+    );
+}
+
+#[test]
+fn message_filter_twin_describes_the_same_topology() {
+    let yaml = load("message-filter");
+    let rust = message_filter::topology(&yaml.application).unwrap();
+    assert_eq!(yaml.topology.describe(), rust.describe());
+    let expected =
+        std::fs::read_to_string(root().join("golden/message-filter/describe.txt")).unwrap();
+    assert_eq!(yaml.topology.describe(), expected);
+}
+
+#[test]
+fn message_filter_twin_reproduces_the_golden_outputs() {
+    assert_golden(
+        load("message-filter"),
+        "message-filter",
+        &["blocked-users", "forbidden-words", "messages"],
+    );
+}
+
+#[test]
+fn product_filter_twin_runs_with_the_rust_topology_config() {
+    let yaml = load("product-filter");
+    assert_eq!(yaml.config, product_filter::config());
 }

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 use weir_engine::Serdes;
+use weir_engine::StreamsConfig;
 use weir_engine::testkit::TopologyTestDriver;
 use weir_topologies::golden::{Format, Formats, run_case};
 use weir_topologies::model::{Interests, Product};
-use weir_topologies::{product_filter, user_interests};
+use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
 
 fn case(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,6 +53,61 @@ fn product_filter_golden() {
         &case("product-filter"),
         &f,
         &["forbidden-products", "shop-products"],
+        Some(product_filter_config()),
+    )
+    .unwrap();
+    assert_golden(results);
+}
+
+fn product_filter_config() -> StreamsConfig {
+    let mut c = StreamsConfig::new("shop-filter");
+    for (k, v) in product_filter::config() {
+        c.set(&k, &v).unwrap();
+    }
+    c
+}
+
+#[test]
+fn user_recommendations_golden() {
+    let f = formats(&[
+        ("client-searches", Format::String, Format::Json),
+        (
+            "client-recommendation-requests",
+            Format::String,
+            Format::Json,
+        ),
+        ("forbidden-products", Format::String, Format::String),
+        ("client-recommendations", Format::String, Format::Json),
+    ]);
+    let results = run_case(
+        user_recommendations::topology("user-recommendations").unwrap(),
+        &case("user-recommendations"),
+        &f,
+        &[
+            "forbidden-products",
+            "client-searches",
+            "client-recommendation-requests",
+        ],
+        None,
+    )
+    .unwrap();
+    assert_golden(results);
+}
+
+#[test]
+fn message_filter_golden() {
+    let f = formats(&[
+        ("messages", Format::String, Format::Json),
+        ("blocked-users", Format::String, Format::Json),
+        ("forbidden-words", Format::String, Format::String),
+        ("filtered-messages", Format::String, Format::Json),
+    ]);
+    let results = run_case(
+        message_filter::topology("message-filter").unwrap(),
+        &case("message-filter"),
+        &f,
+        &["blocked-users", "forbidden-words", "messages"],
+        None,
     )
     .unwrap();
     assert_golden(results);
@@ -69,6 +125,7 @@ fn user_interests_golden() {
         &case("user-interests"),
         &f,
         &["client-searches"],
+        None,
     )
     .unwrap();
     assert_golden(results);

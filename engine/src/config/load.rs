@@ -24,8 +24,23 @@ impl StreamsConfig {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[(String, String)],
     ) -> Result<StreamsConfig, StreamsError> {
+        Self::load_with_defaults(&[], file, env, overrides)
+    }
+
+    /// [`StreamsConfig::load`] with `defaults` applied first, over the defaults in code: what a
+    /// topology brings along (a definition file's `config:`, its application id), which the
+    /// properties file, the environment and the overrides may change.
+    pub fn load_with_defaults(
+        defaults: &[(String, String)],
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[(String, String)],
+    ) -> Result<StreamsConfig, StreamsError> {
         // Step 1: defaults in code; the application id is checked at the end.
         let mut config = StreamsConfig::new("");
+        for (key, value) in defaults {
+            config.set_from(key, value, "the topology's defaults")?;
+        }
         // Step 2: the properties file.
         if let Some(path) = file {
             let text =

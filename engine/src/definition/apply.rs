@@ -51,6 +51,7 @@ impl Builder<'_> {
         let s = self.stream_of(&flow, step.pos, step.kind)?;
         Ok(match step.op {
             Op::Filter { expr, keep } => next(ops::filter(&s, expr, keep), &flow),
+            Op::Validate { expr, error } => next(ops::validate(&s, expr, error), &flow),
             Op::MapValues(e) => {
                 let f = next(ops::map_values(&s, e), &flow);
                 Flow {
@@ -93,12 +94,25 @@ impl Builder<'_> {
                             ),
                         ));
                     }
-                    self.locals.get(&l.table.name).map(Target::Local)
+                    self.locals
+                        .get(&l.table.name)
+                        .map(Target::Local)
+                        .or_else(|| {
+                            // A stream above that ends in a table (an aggregation).
+                            self.flows.iter().find_map(|(n, f)| match &f.at {
+                                At::Table(t) if *n == l.table.name => Some(Target::Local(t)),
+                                _ => None,
+                            })
+                        })
                 };
                 let Some(target) = target else {
-                    return Err(self
-                        .errs
-                        .at(l.table.pos, format!("unknown table `{}`", l.table.name)));
+                    return Err(self.errs.at(
+                        l.table.pos,
+                        format!(
+                            "`{}` is not a table here: name a table of `tables:` or a stream above that ends in an aggregation",
+                            l.table.name
+                        ),
+                    ));
                 };
                 let value = if l.keep == Keep::Unmatched {
                     flow.value.clone()

@@ -6,6 +6,8 @@
 //! | `take(list, n)` | the first `n` elements (all of them when the list is shorter) |
 //! | `top(map, n)` | the keys of the `n` largest numeric values, largest first, ties by key |
 //! | `put(map, key, value)` | a copy of `map` with `key` set to `value` |
+//! | `words(text)` | the words of `text`, lower-cased (see [`crate::text`]) |
+//! | `mask(text, words)` | `text` with each word that is a key of the map (or an element of the list) `words` replaced by `*`s |
 //!
 //! The lists extension adds `slice`, `sort`, `sortBy`, `reverse`, `distinct`, `flatten`; the
 //! standard library's optional values give defaults: `m[?k].orValue(0)`.
@@ -14,7 +16,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use cel::common::types::{
-    CelDouble, CelInt, CelList, CelMap, CelMapKey, CelUInt, DYN_TYPE, INT_TYPE, LIST_TYPE, MAP_TYPE,
+    CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString, CelUInt, DYN_TYPE, INT_TYPE,
+    LIST_TYPE, MAP_TYPE, STRING_TYPE,
 };
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError, extensions};
@@ -32,6 +35,14 @@ pub(crate) fn environment() -> Result<Env, DeclarationError> {
         "put_map_dyn_dyn",
         vec![MAP_TYPE, DYN_TYPE, DYN_TYPE],
         put,
+    )?;
+    env.add_overload("words", "words_string", vec![STRING_TYPE], words)?;
+    env.add_overload("mask", "mask_string_map", vec![STRING_TYPE, MAP_TYPE], mask)?;
+    env.add_overload(
+        "mask",
+        "mask_string_list",
+        vec![STRING_TYPE, LIST_TYPE],
+        mask,
     )?;
     Ok(env)
 }
@@ -132,6 +143,46 @@ fn put<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError>
     Ok(CowVal::owned(CelMap::from(out)))
 }
 
+fn string_arg<'b>(function: &str, v: &'b dyn Val) -> Result<&'b str, ExecutionError> {
+    v.downcast_ref::<CelString>()
+        .map(|s| s.inner())
+        .ok_or_else(|| {
+            ExecutionError::function_error(
+                function,
+                format!("expected a string, got {}", v.get_type().name()),
+            )
+        })
+}
+
+/// `words(text)`.
+fn words<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [text] = args(a)?;
+    let list: Vec<Box<dyn Val + 'v>> = crate::text::words(string_arg("words", text.as_ref())?)
+        .into_iter()
+        .map(|w| Box::new(CelString::from(w)) as Box<dyn Val + 'v>)
+        .collect();
+    Ok(CowVal::owned(CelList::from(list)))
+}
+
+/// `mask(text, words)`: `words` is a map (its keys) or a list of strings.
+fn mask<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [text, set] = args(a)?;
+    let text = string_arg("mask", text.as_ref())?;
+    let mut masked = std::collections::HashSet::new();
+    if let Some(m) = set.downcast_ref::<CelMap>() {
+        for k in m.inner().keys() {
+            masked.insert(string_arg("mask", k.inner())?.to_lowercase());
+        }
+    } else if let Some(items) = set.as_iterable() {
+        let mut iter = items.iter();
+        while let Some(item) = iter.next() {
+            masked.insert(string_arg("mask", item)?.to_lowercase());
+        }
+    }
+    let out = crate::text::mask(text, |w| masked.contains(w));
+    Ok(CowVal::owned(CelString::from(out)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -160,6 +211,24 @@ mod tests {
             eval("{'a': 1, 'b': 2}").unwrap()
         );
         assert_eq!(eval("put({'a': 1}, 'a', 5)['a']").unwrap(), Value::Int(5));
+    }
+
+    #[test]
+    fn words_and_mask() {
+        assert_eq!(
+            eval("words('Buy CHEAP pills!')").unwrap(),
+            eval("['buy', 'cheap', 'pills']").unwrap()
+        );
+        assert_eq!(
+            eval("mask('Buy CHEAP pills!', {'cheap': 'spam'})").unwrap(),
+            Value::from("Buy ***** pills!")
+        );
+        assert_eq!(
+            eval("mask('Buy CHEAP pills!', ['pills'])").unwrap(),
+            Value::from("Buy CHEAP *****!")
+        );
+        assert!(eval("mask('x', [1])").is_err());
+        assert!(eval("words(1)").is_err());
     }
 
     #[test]

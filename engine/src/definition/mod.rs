@@ -69,6 +69,22 @@ pub struct Loaded {
     pub topology: Topology,
     /// Topic → (key format, value format), for every topic a source, table or `to` names.
     pub formats: BTreeMap<String, (Format, Format)>,
+    /// Streams properties of the file's `config:` section, in file order: a worker applies
+    /// them over its defaults (a properties file, `WEIR_*` variables and flags win).
+    pub config: Vec<(String, String)>,
+}
+
+impl Loaded {
+    /// A config of this application with the file's `config:` applied (for the test driver's
+    /// error handlers and for tools; a worker loads its full config with
+    /// [`StreamsConfig::load`](crate::StreamsConfig::load)).
+    pub fn streams_config(&self) -> Result<crate::StreamsConfig, crate::StreamsError> {
+        let mut c = crate::StreamsConfig::new(self.application.clone());
+        for (k, v) in &self.config {
+            c.set(k, v)?;
+        }
+        Ok(c)
+    }
 }
 
 impl std::fmt::Debug for Loaded {
@@ -76,6 +92,7 @@ impl std::fmt::Debug for Loaded {
         f.debug_struct("Loaded")
             .field("application", &self.application)
             .field("formats", &self.formats)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -112,10 +129,12 @@ fn load_from(text: &str, file: &str, base: &Path) -> Result<Loaded, DefinitionEr
     let root = yaml::parse(text, &errs)?;
     let def = schema::read(&root, &errs, &compiler, base)?;
     let application = def.application.name.clone();
+    let config = def.config.clone();
     let (topology, formats) = build::build(def, &errs)?;
     Ok(Loaded {
         application,
         topology,
         formats,
+        config,
     })
 }

@@ -40,6 +40,28 @@ pub(crate) fn filter(s: &Stream, e: Expr, keep: bool) -> Stream {
     }
 }
 
+/// `validate`: a record for which the predicate is false is an error of the record (the
+/// processing error handler decides: fail, skip, dead-letter), its message the `error`
+/// expression's text.
+pub(crate) fn validate(s: &Stream, e: Expr, error: Option<Expr>) -> Stream {
+    let e = Arc::new(e);
+    let error = error.map(Arc::new);
+    s.try_filter(move |k, v| {
+        if failure::try_test(&e, &[k, v])? {
+            return Ok(true);
+        }
+        let message = match &error {
+            Some(m) => match m.eval(&[k, v]) {
+                Ok(Value::String(text)) => text,
+                Ok(other) => other.to_string(),
+                Err(err) => format!("{}: {}", m.label, err.0),
+            },
+            None => format!("{}: validation failed", e.label),
+        };
+        Err(message.into())
+    })
+}
+
 pub(crate) fn map_values(s: &Stream, e: Expr) -> Stream {
     s.map_values_with_key(move |k, v| failure::eval(&e, &[k, &v]))
 }
@@ -197,6 +219,30 @@ pub(crate) fn lookup(
         label,
     });
     let keep = l.keep;
+    if let (Target::Global(t), Some(keys)) = (&target, l.many) {
+        let keys = Arc::new(keys);
+        let sel = move |k: &Value, v: &Value| match failure::eval(&keys, &[k, v]) {
+            Value::Array(items) => items,
+            // A failed value (or a non-list) as the one key: the key serde refuses it, so the
+            // record reaches the processing error handler.
+            f if is_failed(&f) => vec![f],
+            other => vec![failure::failed(
+                &keys.label,
+                &format!("`keys:` must give a list, got {other}"),
+            )],
+        };
+        let joiner = move |v: Value, rows: Vec<(Value, Value)>| {
+            let found: serde_json::Map<String, Value> = rows
+                .into_iter()
+                .map(|(k, tv)| match k {
+                    Value::String(s) => (s, tv),
+                    other => (other.to_string(), tv),
+                })
+                .collect();
+            joined(&f, v, Some(Value::Object(found)))
+        };
+        return named(s.left_join_global_many(t, sel, joiner), name);
+    }
     let joined_stream = match (target, l.key) {
         (Target::Global(t), Some(key)) => {
             let key = Arc::new(key);

@@ -74,6 +74,10 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
             expr: expr(arg, RECORD)?,
             keep: kind == "filter",
         },
+        "validate" => Op::Validate {
+            expr: expr(arg, RECORD)?,
+            error: f.take("error").map(|e| expr(e, RECORD)).transpose()?,
+        },
         "map_values" => Op::MapValues(expr(arg, RECORD)?),
         "map" => {
             let mut m = Fields::of(
@@ -226,12 +230,36 @@ fn lookup(
         name: arg.name(errs, "`lookup` (a table)")?,
         pos: arg.pos,
     };
-    let names: Vec<&str> = r.tables.iter().map(|(n, _)| n.as_str()).collect();
-    let Some((_, global)) = r.tables.iter().find(|(n, _)| *n == table.name) else {
-        return Err(errs.unknown(arg.pos, "table", &table.name, &names));
+    let names: Vec<&str> = r
+        .tables
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain(r.streams.iter().map(String::as_str))
+        .collect();
+    // A table declared under `tables:`, or a stream above that ends in a table (an aggregation).
+    let global = match r.tables.iter().find(|(n, _)| *n == table.name) {
+        Some((_, global)) => *global,
+        None if r.streams.contains(&table.name) => false,
+        None => return Err(errs.unknown(arg.pos, "table", &table.name, &names)),
     };
-    let global = *global;
+    let many = match (f.take("keys"), global) {
+        (Some(k), true) => Some(r.compiler.compile(k, what, RECORD)?),
+        (Some(k), false) => {
+            return Err(errs.at(k.pos, format!(
+                "`keys:` looks many keys up in a global table; table `{}` is partitioned like its topic",
+                table.name
+            )));
+        }
+        (None, _) => None,
+    };
     let key = match (f.take("key"), global) {
+        (Some(k), true) if many.is_some() => {
+            return Err(errs.at(
+                k.pos,
+                "give `key:` (one key) or `keys:` (a list of keys), not both",
+            ));
+        }
+        (None, true) if many.is_some() => None,
         (Some(k), true) => Some(r.compiler.compile(k, what, RECORD)?),
         (None, true) => {
             return Err(errs.at(arg.pos, format!(
@@ -250,6 +278,13 @@ fn lookup(
     };
     const KEEPS: [&str; 3] = ["inner", "left", "unmatched"];
     let keep = match f.take("keep") {
+        None if many.is_some() => Keep::Left,
+        Some(n) if many.is_some() => {
+            return Err(errs.at(
+                n.pos,
+                "a `keys:` lookup keeps every record (the rows found may be none): remove `keep`",
+            ));
+        }
         None => Keep::Inner,
         Some(n) => match n.name(errs, "`keep`")?.as_str() {
             "inner" => Keep::Inner,
@@ -313,6 +348,7 @@ fn lookup(
         table,
         global,
         key,
+        many,
         keep,
         value,
         field,

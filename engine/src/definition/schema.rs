@@ -14,6 +14,7 @@ use super::format::{AvroFormat, Format};
 use super::read_steps::read_steps;
 use super::steps::Step;
 use super::yaml::{Fields, Kind, Node};
+use crate::config::StreamsConfig;
 
 /// A name given in the file, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,8 @@ pub(crate) struct Definition {
     pub topics: Vec<TopicDecl>,
     pub tables: Vec<TableDef>,
     pub streams: Vec<StreamDef>,
+    /// Streams properties under `config:` (checked against [`StreamsConfig`]).
+    pub config: Vec<(String, String)>,
 }
 
 pub(crate) struct TopicDecl {
@@ -71,9 +74,11 @@ pub(crate) struct Reader<'a> {
     /// Directory that relative schema paths start from.
     pub base: &'a Path,
     pub tables: Vec<(String, bool)>,
+    /// Streams read so far (a lookup may use one that ends in a table).
+    pub streams: Vec<String>,
 }
 
-const TOP_KEYS: [&str; 4] = ["application", "topics", "tables", "streams"];
+const TOP_KEYS: [&str; 5] = ["application", "config", "topics", "tables", "streams"];
 const TOPIC_KEYS: [&str; 2] = ["key", "value"];
 const TABLE_KEYS: [&str; 6] = ["topic", "global", "store", "key", "value", "name"];
 const STREAM_KEYS: [&str; 6] = ["from", "stream", "key", "value", "name", "steps"];
@@ -96,7 +101,21 @@ pub(crate) fn read(
         compiler,
         base,
         tables: Vec::new(),
+        streams: Vec::new(),
     };
+    let mut config = Vec::new();
+    if let Some(node) = top.take("config") {
+        // Checked by setting them on a config of this application: bad keys and values are
+        // errors of the file, at the value.
+        let mut check = StreamsConfig::new(application.name.clone());
+        for (k, v) in Fields::of(node, errs, "`config` (streams properties)")?.all() {
+            let value = v.text(errs, &format!("property `{}`", k.name))?;
+            check
+                .set(&k.name, &value)
+                .map_err(|e| errs.at(v.pos, e.to_string()))?;
+            config.push((k.name.clone(), value));
+        }
+    }
     let mut topics = Vec::new();
     if let Some(node) = top.take("topics") {
         for (k, v) in Fields::of(node, errs, "`topics`")?.all() {
@@ -137,12 +156,14 @@ pub(crate) fn read(
             ));
         }
         streams.push(r.stream(&k.name, k.pos, v)?);
+        r.streams.push(k.name.clone());
     }
     Ok(Definition {
         application,
         topics,
         tables,
         streams,
+        config,
     })
 }
 

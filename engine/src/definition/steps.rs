@@ -10,13 +10,14 @@ use super::schema::Named;
 pub(crate) const KINDS: &[(&str, &[&str])] = &[
     ("filter", &[]),
     ("filter_not", &[]),
+    ("validate", &["error"]),
     ("map_values", &[]),
     ("map", &[]),
     ("select_key", &[]),
     ("flat_map_values", &[]),
     ("flat_map", &[]),
     ("log", &["level"]),
-    ("lookup", &["key", "keep", "value", "as", "names"]),
+    ("lookup", &["key", "keys", "keep", "value", "as", "names"]),
     ("branch", &["default"]),
     ("merge", &[]),
     ("group_by", &["repartition"]),
@@ -56,6 +57,9 @@ pub(crate) struct Lookup {
     pub table: Named,
     pub global: bool,
     pub key: Option<Expr>,
+    /// `keys:` (global tables): every key the list expression gives is looked up; the table
+    /// value is then a map of the rows found.
+    pub many: Option<Expr>,
     pub keep: Keep,
     /// The joined value; `None`: the record value with the table value under `field`.
     pub value: Option<Expr>,
@@ -78,6 +82,10 @@ pub(crate) enum Op {
     Filter {
         expr: Expr,
         keep: bool,
+    },
+    Validate {
+        expr: Expr,
+        error: Option<Expr>,
     },
     MapValues(Expr),
     Map {

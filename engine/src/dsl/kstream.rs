@@ -55,7 +55,7 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         }
     }
 
-    fn child<K2: Datum, V2: Datum>(
+    pub(super) fn child<K2: Datum, V2: Datum>(
         &self,
         node: usize,
         key_serde: Option<SerdeRef<K2>>,
@@ -65,7 +65,7 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         KStream::new(self.b.clone(), node, key_serde, value_serde, key_changed)
     }
 
-    fn add<N: crate::runtime::node::Node + 'static>(
+    pub(super) fn add<N: crate::runtime::node::Node + 'static>(
         &self,
         kind: &str,
         stores: Vec<String>,

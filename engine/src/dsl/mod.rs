@@ -8,6 +8,7 @@ mod builder;
 mod grouped;
 mod kstream;
 mod ktable;
+mod lookup_many;
 mod options;
 
 pub use branch::BranchedKStream;

@@ -4,6 +4,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod join;
+pub(crate) mod lookup_many;
 pub(crate) mod source_sink;
 pub(crate) mod stateless;
 pub(crate) mod table;

@@ -19,10 +19,12 @@ use weir_state::{KeyValueStore, StoreBuilder, WriteBatch};
 
 pub use topics::{TestInputTopic, TestOutputTopic};
 
+use crate::config::StreamsConfig;
 use crate::error::StreamsError;
 use crate::graph::{SourceDecoder, Topology};
 use crate::record::Headers;
 use crate::runtime::collector::ProducedRecord;
+use crate::runtime::handler::{Decision, dead_letter_headers, decide};
 use crate::runtime::stores::{GlobalReader, GlobalStore, TaskStores};
 use crate::runtime::task::{InputRecord, Task};
 use crate::runtime::time::PunctuationType;
@@ -40,6 +42,12 @@ pub struct DriverConfig {
     pub global_mirror_bytes: usize,
     /// Initial wall-clock time (ms since the epoch); also the default record timestamp.
     pub start_time_ms: i64,
+    /// A failed record goes to the error handlers of this config, as in a worker
+    /// (`default.deserialization.exception.handler`, `processing.exception.handler`,
+    /// `dead.letter.topic`): dead letters become output records of the dead-letter topic,
+    /// skipped records are counted ([`TopologyTestDriver::skipped_records`]). `None`: the pipe
+    /// call returns the error.
+    pub error_handling: Option<StreamsConfig>,
 }
 
 impl Default for DriverConfig {
@@ -49,6 +57,7 @@ impl Default for DriverConfig {
             global_cache_entries: 100_000,
             global_mirror_bytes: crate::runtime::stores::DEFAULT_MIRROR_BYTES,
             start_time_ms: 0,
+            error_handling: None,
         }
     }
 }
@@ -64,6 +73,8 @@ pub struct TopologyTestDriver {
     outputs: HashMap<String, VecDeque<ProducedRecord>>,
     offsets: HashMap<String, i64>,
     wall_clock: i64,
+    error_handling: Option<StreamsConfig>,
+    skipped: u64,
 }
 
 fn open(
@@ -139,6 +150,8 @@ impl TopologyTestDriver {
             outputs: HashMap::default(),
             offsets: HashMap::default(),
             wall_clock: config.start_time_ms,
+            error_handling: config.error_handling,
+            skipped: 0,
         })
     }
 
@@ -274,9 +287,36 @@ impl TopologyTestDriver {
             headers,
         };
         let mut out = Vec::new();
-        self.tasks[t].process(input, self.wall_clock, &mut out)?;
+        let result = self.tasks[t].process(input, self.wall_clock, &mut out);
         self.route(out, queue);
-        Ok(())
+        let Err(e) = result else { return Ok(()) };
+        let Some(config) = &self.error_handling else {
+            return Err(e);
+        };
+        match decide(config, &e) {
+            Decision::Fail => Err(e),
+            Decision::Skip => {
+                self.skipped += 1;
+                Ok(())
+            }
+            Decision::DeadLetter(dlq) => {
+                let headers = dead_letter_headers(headers, &e, topic, 0, offset);
+                self.keep_output(ProducedRecord {
+                    topic: dlq,
+                    partition: None,
+                    key: key.map(<[u8]>::to_vec),
+                    value: value.map(<[u8]>::to_vec),
+                    timestamp,
+                    headers,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Records the error handlers skipped (see [`DriverConfig::error_handling`]).
+    pub fn skipped_records(&self) -> u64 {
+        self.skipped
     }
 
     /// Queues records for topics the topology reads; keeps those of non-internal topics.

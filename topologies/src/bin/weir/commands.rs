@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use weir_engine::definition::{self, Format};
 use weir_engine::{KafkaStreams, StreamsConfig, Topology};
 use weir_topologies::golden::{self, GoldenRecord};
-use weir_topologies::{product_filter, user_interests};
+use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
 
 use crate::Source;
 
@@ -23,19 +23,30 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-const BUILT_IN: &[&str] = &["product-filter", "user-interests"];
+const BUILT_IN: &[&str] = &[
+    "product-filter",
+    "user-recommendations",
+    "message-filter",
+    "user-interests",
+];
 
-/// The topology and, for definition files, their topic formats.
-fn topology(source: &Source, application: Option<&str>) -> Result<(Topology, String), Failure> {
+/// The topology, its default application id and the streams properties it brings along (a
+/// definition file's `config:`, a built-in topology's own).
+fn topology(
+    source: &Source,
+    application: Option<&str>,
+) -> Result<(Topology, String, Vec<(String, String)>), Failure> {
     if let Some(file) = &source.file {
         let loaded = definition::load(file).map_err(|e| Failure::BadInput(e.to_string()))?;
-        return Ok((loaded.topology, loaded.application));
+        return Ok((loaded.topology, loaded.application, loaded.config));
     }
     let name = source.topology.as_deref().unwrap_or_default();
     let app = application.unwrap_or(name).to_owned();
-    let t = match name {
-        "product-filter" => product_filter::topology(&app),
-        "user-interests" => user_interests::topology(&app),
+    let (t, config) = match name {
+        "product-filter" => (product_filter::topology(&app), product_filter::config()),
+        "user-interests" => (user_interests::topology(&app), Vec::new()),
+        "user-recommendations" => (user_recommendations::topology(&app), Vec::new()),
+        "message-filter" => (message_filter::topology(&app), Vec::new()),
         other => {
             return Err(Failure::BadInput(format!(
                 "unknown topology `{other}`; built-in topologies: {}",
@@ -43,7 +54,7 @@ fn topology(source: &Source, application: Option<&str>) -> Result<(Topology, Str
             )));
         }
     };
-    Ok((t.map_err(|e| Failure::Run(e.into()))?, app))
+    Ok((t.map_err(|e| Failure::Run(e.into()))?, app, config))
 }
 
 pub struct RunArgs {
@@ -76,14 +87,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             .ok_or_else(|| Failure::BadInput(format!("--set {s}: expected KEY=VALUE")))?;
         overrides.push((k.trim().into(), v.trim().into()));
     }
-    // The topology's application id is the default; the config may override it.
-    let (probe, default_app) = topology(&args.source, None)?;
+    // The topology's application id and properties are defaults; the properties file, the
+    // environment and the flags may change them.
+    let (probe, default_app, topology_config) = topology(&args.source, None)?;
     drop(probe);
-    let mut all = vec![("application.id".to_owned(), default_app)];
-    all.extend(overrides);
-    let config = StreamsConfig::load(args.config.as_deref(), std::env::vars(), &all)
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
-    let (topology, _) = topology(&args.source, Some(&config.application_id))?;
+    let mut defaults = vec![("application.id".to_owned(), default_app)];
+    defaults.extend(topology_config);
+    let config = StreamsConfig::load_with_defaults(
+        &defaults,
+        args.config.as_deref(),
+        std::env::vars(),
+        &overrides,
+    )
+    .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let (topology, _, _) = topology(&args.source, Some(&config.application_id))?;
     let mut streams = KafkaStreams::new(topology, config);
     let flag = streams.shutdown_flag();
     std::thread::Builder::new()
@@ -139,7 +156,7 @@ pub fn check(files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 pub fn describe(source: &Source) -> Result<(), Failure> {
-    let (t, _) = topology(source, None)?;
+    let (t, _, _) = topology(source, None)?;
     print!("{}", t.describe());
     Ok(())
 }
@@ -172,8 +189,14 @@ pub fn try_file(file: &Path, inputs: &[String], output_dir: Option<&Path>) -> Re
             golden::read_jsonl(Path::new(path)).map_err(|e| Failure::BadInput(e.to_string()))?;
         records.push((topic.to_owned(), rs));
     }
-    let out: BTreeMap<String, Vec<GoldenRecord>> = golden::run(loaded.topology, &records, &formats)
+    // The file's `config:` decides what a failed record does (fail, skip, dead letter), as in a
+    // worker; dead letters are written like any output topic.
+    let handlers = loaded
+        .streams_config()
         .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let out: BTreeMap<String, Vec<GoldenRecord>> =
+        golden::run(loaded.topology, &records, &formats, Some(handlers))
+            .map_err(|e| Failure::BadInput(e.to_string()))?;
     match output_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Failure::Run(e.into()))?;

@@ -38,7 +38,7 @@ pub struct Source {
     /// A topology definition file (YAML).
     #[arg(short = 'f', long = "file")]
     pub file: Option<std::path::PathBuf>,
-    /// A built-in topology: product-filter | user-interests.
+    /// A built-in topology: product-filter | user-recommendations | message-filter | user-interests.
     #[arg(long)]
     pub topology: Option<String>,
 }

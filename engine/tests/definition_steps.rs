@@ -1,0 +1,218 @@
+//! Definition-file features beyond the basic steps: `validate` (invalid records are errors for
+//! the handlers), `lookup` with `keys:` (many keys in a global table), a lookup in the table a
+//! stream above ends in, and the `config:` section.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{Value, json};
+use weir_engine::definition::{Format, Loaded, load_str};
+use weir_engine::testkit::{DriverConfig, TopologyTestDriver};
+use weir_engine::{StreamsConfig, StreamsError};
+
+fn loaded(yaml: &str) -> Loaded {
+    load_str(yaml, "f.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(yaml: &str) -> String {
+    match load_str(yaml, "f.yaml") {
+        Ok(_) => panic!("loaded, but expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn pipe(
+    d: &mut TopologyTestDriver,
+    topic: &str,
+    key: &str,
+    value: Value,
+) -> Result<(), StreamsError> {
+    d.input_topic(topic, Format::String.serde(), Format::Json.serde())
+        .pipe(d, json!(key), value)
+}
+
+fn read(d: &mut TopologyTestDriver, topic: &str) -> Vec<(Value, Value)> {
+    d.output_topic(topic, Format::String.serde(), Format::Json.serde())
+        .read_key_values(d)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(Value::Null)))
+        .collect()
+}
+
+const VALIDATE: &str = r#"application: shop
+config:
+  processing.exception.handler: dead_letter
+  dead.letter.topic: bad-orders
+streams:
+  orders:
+    from: orders
+    steps:
+      - validate: value.qty > 0
+        error: '"qty must be positive, got " + string(value.qty)'
+        name: valid-orders
+      - to: good-orders
+"#;
+
+#[test]
+fn validate_sends_invalid_records_to_the_handler_with_the_error_text() {
+    let l = loaded(VALIDATE);
+    assert_eq!(
+        l.config,
+        vec![
+            (
+                "processing.exception.handler".to_owned(),
+                "dead_letter".to_owned()
+            ),
+            ("dead.letter.topic".to_owned(), "bad-orders".to_owned()),
+        ]
+    );
+    let config = DriverConfig {
+        error_handling: Some(l.streams_config().unwrap()),
+        ..DriverConfig::default()
+    };
+    let mut d = TopologyTestDriver::with_config(l.topology, config).unwrap();
+    pipe(&mut d, "orders", "o1", json!({"qty": 2})).unwrap();
+    pipe(&mut d, "orders", "o2", json!({"qty": 0})).unwrap();
+    // The predicate itself fails (no `qty`): an error of the record as well.
+    pipe(&mut d, "orders", "o3", json!({"n": 1})).unwrap();
+    assert_eq!(
+        read(&mut d, "good-orders"),
+        vec![(json!("o1"), json!({"qty": 2}))]
+    );
+    let dead = d.read_raw("bad-orders");
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].value.as_deref(), Some(&b"{\"qty\":0}"[..]));
+    let e0 = String::from_utf8_lossy(dead[0].headers.last("weir.error").unwrap()).into_owned();
+    assert!(e0.ends_with("qty must be positive, got 0"), "{e0}");
+    let e1 = String::from_utf8_lossy(dead[1].headers.last("weir.error").unwrap()).into_owned();
+    assert!(e1.contains("f.yaml:9:19"), "{e1}");
+}
+
+#[test]
+fn without_handlers_an_invalid_record_is_the_pipe_calls_error() {
+    let mut d = TopologyTestDriver::new(loaded(VALIDATE).topology).unwrap();
+    let e = pipe(&mut d, "orders", "o2", json!({"qty": 0})).unwrap_err();
+    assert!(matches!(e, StreamsError::Process { .. }), "{e}");
+    // skip-and-count
+    let config = DriverConfig {
+        error_handling: Some(
+            StreamsConfig::new("shop")
+                .with("processing.exception.handler", "log_and_continue")
+                .unwrap(),
+        ),
+        ..DriverConfig::default()
+    };
+    let mut d = TopologyTestDriver::with_config(loaded(VALIDATE).topology, config).unwrap();
+    pipe(&mut d, "orders", "o2", json!({"qty": 0})).unwrap();
+    assert_eq!(d.skipped_records(), 1);
+    assert!(read(&mut d, "good-orders").is_empty());
+}
+
+#[test]
+fn config_errors_point_at_the_value() {
+    let e = err("application: a\nconfig:\n  processing.guarantee: twice\nstreams: {}\n");
+    assert!(e.starts_with("f.yaml:3:25:"), "{e}");
+    assert!(e.contains("processing.guarantee"), "{e}");
+}
+
+#[test]
+fn a_keys_lookup_sees_every_row_found() {
+    let yaml = r#"application: chat
+tables:
+  bad: {topic: bad-words, global: true, value: string}
+streams:
+  messages:
+    from: messages
+    steps:
+      - lookup: bad
+        keys: words(value.text)
+        value: '{"text": mask(value.text, bad), "why": bad}'
+        name: mask
+      - to: clean
+"#;
+    let mut d = TopologyTestDriver::new(loaded(yaml).topology).unwrap();
+    let words = d.input_topic("bad-words", Format::String.serde(), Format::String.serde());
+    words.pipe(&mut d, json!("darn"), json!("mild")).unwrap();
+    words.pipe(&mut d, json!("heck"), json!("milder")).unwrap();
+    pipe(
+        &mut d,
+        "messages",
+        "m1",
+        json!({"text": "Darn, heck, DARN!"}),
+    )
+    .unwrap();
+    pipe(&mut d, "messages", "m2", json!({"text": "fine"})).unwrap();
+    words.pipe_tombstone(&mut d, json!("darn")).unwrap();
+    pipe(&mut d, "messages", "m3", json!({"text": "darn heck"})).unwrap();
+    assert_eq!(
+        read(&mut d, "clean"),
+        vec![
+            (
+                json!("m1"),
+                json!({"text": "****, ****, ****!", "why": {"darn": "mild", "heck": "milder"}})
+            ),
+            (json!("m2"), json!({"text": "fine", "why": {}})),
+            (
+                json!("m3"),
+                json!({"text": "darn ****", "why": {"heck": "milder"}})
+            ),
+        ]
+    );
+    // A `keys:` expression that fails (no `text`) is an error of the record, not a panic.
+    let e = pipe(&mut d, "messages", "m4", json!({"body": "x"})).unwrap_err();
+    assert!(e.to_string().contains("f.yaml:9:15"), "{e}");
+}
+
+#[test]
+fn keys_lookup_mistakes_are_located() {
+    let base = "application: a\ntables:\n  t: {topic: t, global: true}\n  l: {topic: l}\nstreams:\n  s:\n    from: s\n    steps:\n";
+    let e = err(&format!(
+        "{base}      - lookup: t\n        key: value.a\n        keys: '[value.a]'\n"
+    ));
+    assert!(e.contains("not both"), "{e}");
+    let e = err(&format!(
+        "{base}      - lookup: l\n        keys: '[value.a]'\n"
+    ));
+    assert!(e.starts_with("f.yaml:10:15:"), "{e}");
+    let e = err(&format!(
+        "{base}      - lookup: t\n        keys: '[value.a]'\n        keep: inner\n"
+    ));
+    assert!(e.contains("remove `keep`"), "{e}");
+}
+
+#[test]
+fn a_lookup_in_the_table_a_stream_above_ends_in() {
+    let yaml = r#"application: shop
+streams:
+  totals:
+    from: payments
+    steps:
+      - group_by_key: true
+      - reduce: totals
+        update: 'aggregate + value'
+  orders:
+    from: orders
+    steps:
+      - lookup: totals
+        keep: left
+        value: '{"order": value, "paid": totals}'
+      - to: enriched
+"#;
+    let mut d = TopologyTestDriver::new(loaded(yaml).topology).unwrap();
+    pipe(&mut d, "payments", "u1", json!(5)).unwrap();
+    pipe(&mut d, "payments", "u1", json!(7)).unwrap();
+    pipe(&mut d, "orders", "u1", json!("o1")).unwrap();
+    pipe(&mut d, "orders", "u2", json!("o2")).unwrap();
+    assert_eq!(
+        read(&mut d, "enriched"),
+        vec![
+            (json!("u1"), json!({"order": "o1", "paid": 12})),
+            (json!("u2"), json!({"order": "o2", "paid": null})),
+        ]
+    );
+    // A stream that does not end in a table cannot be looked up.
+    let e = err(
+        "application: a\nstreams:\n  x:\n    from: x\n    steps:\n      - to: out\n  s:\n    from: s\n    steps:\n      - lookup: x\n",
+    );
+    assert!(e.starts_with("f.yaml:10:17:"), "{e}");
+    assert!(e.contains("not a table here"), "{e}");
+}
