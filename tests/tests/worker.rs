@@ -100,6 +100,17 @@ fn product_filter_worker_filters_and_stops_cleanly_on_sigterm() {
         ConsumeOpts::until_idle(Duration::from_secs(2)),
     );
     assert_eq!(all.len(), 20, "worker log:\n{}", worker.log_tail(40));
+    // The invalid product is a dead letter: original bytes, the reason in a header.
+    let dead = consume_all(
+        &bootstrap,
+        product_filter::DEAD_LETTERS,
+        ConsumeOpts::expect(1).timeout(Duration::from_secs(30)),
+    );
+    assert_eq!(dead.len(), 1, "worker log:\n{}", worker.log_tail(40));
+    assert_eq!(dead[0].key_str().as_deref(), Some("p-negative"));
+    assert_eq!(dead[0].value, product("p-negative", -1.0).1);
+    let reason = String::from_utf8_lossy(dead[0].header("weir.error").unwrap()).into_owned();
+    assert!(reason.contains("negative price"), "{reason}");
 
     let t2 = Instant::now();
     let status = worker.terminate(Duration::from_secs(30));

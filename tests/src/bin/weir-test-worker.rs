@@ -2,7 +2,7 @@
 //! `KafkaStreams`, for the end-to-end crash tests (which start it, SIGKILL it, SIGTERM it).
 //!
 //! ```text
-//! weir-test-worker --topology product-filter|user-interests --bootstrap HOST:PORT --app ID
+//! weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter --bootstrap HOST:PORT --app ID
 //!                  --state-dir DIR [--guarantee at_least_once|exactly_once_v2]
 //!                  [--commit-interval-ms N] [--threads N] [--set key=value]...
 //! ```
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use weir_engine::KafkaStreams;
 use weir_engine::config::StreamsConfig;
 
-const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests --bootstrap HOST:PORT \
+const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter --bootstrap HOST:PORT \
 --app ID --state-dir DIR [--guarantee at_least_once|exactly_once_v2] [--commit-interval-ms N] \
 [--threads N] [--set key=value]...";
 
@@ -132,19 +132,27 @@ fn install_signal_handlers(flag: Arc<AtomicBool>) -> std::io::Result<()> {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let topology = match args.topology.as_str() {
-        "product-filter" => weir_topologies::product_filter::topology(&args.app),
-        "user-interests" => weir_topologies::user_interests::topology(&args.app),
+    use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
+    let (topology, defaults) = match args.topology.as_str() {
+        "product-filter" => (
+            product_filter::topology(&args.app),
+            product_filter::config(),
+        ),
+        "user-interests" => (user_interests::topology(&args.app), Vec::new()),
+        "user-recommendations" => (user_recommendations::topology(&args.app), Vec::new()),
+        "message-filter" => (message_filter::topology(&args.app), Vec::new()),
         other => {
             return Err(format!(
-                "unknown topology `{other}` (product-filter, user-interests)"
+                "unknown topology `{other}` (product-filter, user-interests, user-recommendations, message-filter)"
             ));
         }
-    }
-    .map_err(|e| format!("building topology {}: {e}", args.topology))?;
-    // The environment is not read: a test's worker is configured by its command line only.
-    let config = StreamsConfig::load(None, std::iter::empty(), &args.properties)
-        .map_err(|e| e.to_string())?;
+    };
+    let topology = topology.map_err(|e| format!("building topology {}: {e}", args.topology))?;
+    // The environment is not read: a test's worker is configured by its command line only (over
+    // the topology's own defaults, e.g. product-filter's dead-letter topic).
+    let config =
+        StreamsConfig::load_with_defaults(&defaults, None, std::iter::empty(), &args.properties)
+            .map_err(|e| e.to_string())?;
 
     let mut streams = KafkaStreams::new(topology, config);
     install_signal_handlers(streams.shutdown_flag())
