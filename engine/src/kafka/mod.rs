@@ -13,6 +13,7 @@
 pub mod admin;
 pub(crate) mod client;
 pub(crate) mod consumer;
+pub mod embedded;
 mod plan;
 pub(crate) mod producer;
 pub(crate) mod restore;
