@@ -4,7 +4,7 @@
 //! weir run (-f FILE | --topology NAME) [--bootstrap-servers H:P] [--config FILE] [--state-dir DIR]
 //!          [--processing-guarantee at_least_once|exactly_once_v2] [--threads N] [--set key=value]...
 //! weir check FILE...
-//! weir describe (-f FILE | --topology NAME)
+//! weir describe (-f FILE | --topology NAME) [--format text|dot|mermaid]
 //! weir try -f FILE --input TOPIC=records.jsonl ... [--output-dir DIR]
 //! ```
 //!
@@ -43,6 +43,14 @@ pub struct Source {
     pub topology: Option<String>,
 }
 
+/// How `weir describe` prints a topology.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DescribeFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a topology on a Kafka cluster until SIGTERM/SIGINT (a second signal exits at once).
@@ -73,6 +81,9 @@ enum Command {
     Describe {
         #[command(flatten)]
         source: Source,
+        /// `text` (Kafka Streams' TopologyDescription), `dot` (Graphviz) or `mermaid`.
+        #[arg(long, value_enum, default_value_t = DescribeFormat::Text)]
+        format: DescribeFormat,
     },
     /// Run a definition file over sample records with no broker (the test driver).
     Try {
@@ -125,7 +136,7 @@ fn main() -> ExitCode {
             sets,
         }),
         Command::Check { files } => commands::check(&files),
-        Command::Describe { source } => commands::describe(&source),
+        Command::Describe { source, format } => commands::describe(&source, format),
         Command::Try {
             file,
             inputs,
