@@ -1,4 +1,5 @@
-//! `weir`: run, check, describe and try topologies.
+//! `weir`: run, check, describe and try topologies; write sample data (`produce`) and edit the
+//! forbidden-products table (`forbid`).
 //!
 //! ```text
 //! weir run (-f FILE | --topology NAME) [--bootstrap-servers H:P] [--config FILE] [--state-dir DIR]
@@ -6,12 +7,17 @@
 //! weir check FILE...
 //! weir describe (-f FILE | --topology NAME) [--format text|dot|mermaid]
 //! weir try -f FILE --input TOPIC=records.jsonl ... [--output-dir DIR]
+//! weir produce shop|client|messages [--bootstrap-servers H:P] [--count N] [--rate R] [--seed S]
+//!              [--users N] [--products N] [--forbidden-share X] [--partitions P] [--quiet] ...
+//! weir forbid add ID [--reason TEXT] | remove ID | list   [--bootstrap-servers H:P] [--topic T]
 //! ```
 //!
 //! Exit codes: 0 success, 1 a failure while running, 2 bad input (a definition file with errors,
 //! bad flags, bad records for `try`). `anyhow` is used here only, at the binary's edge.
 
 mod commands;
+mod forbid;
+mod produce;
 
 use std::process::ExitCode;
 
@@ -96,6 +102,10 @@ enum Command {
         #[arg(long)]
         output_dir: Option<std::path::PathBuf>,
     },
+    /// Write generated sample records (shop products, client searches, chat) to Kafka.
+    Produce(produce::ProduceArgs),
+    /// Add, remove or list the product ids of the forbidden-products table.
+    Forbid(forbid::ForbidArgs),
 }
 
 fn main() -> ExitCode {
@@ -142,6 +152,8 @@ fn main() -> ExitCode {
             inputs,
             output_dir,
         } => commands::try_file(&file, &inputs, output_dir.as_deref()),
+        Command::Produce(args) => produce::produce(&args),
+        Command::Forbid(args) => forbid::forbid(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
