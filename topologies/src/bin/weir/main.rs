@@ -120,10 +120,16 @@ fn main() -> ExitCode {
             };
         }
     };
+    // The tools report their own errors; librdkafka's client log (which calls reaching the end
+    // of a partition a "Global error") would only add noise to their output. RUST_LOG wins.
+    let default_filter = match cli.command {
+        Command::Produce(_) | Command::Forbid(_) => "warn,rdkafka::client=off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
