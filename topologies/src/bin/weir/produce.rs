@@ -5,7 +5,7 @@
 //! Steps: 1. check the flags (bad ones exit 2); 2. create the topics the data set writes (and
 //! `forbidden-products` for `shop --seed-forbidden true`) when missing; 3. for `shop`, write the
 //! forbidden set once; 4. write `--count` records at `--rate`; 5. flush and report. Ctrl-C stops
-//! step 4 early, then steps 5 runs as usual (a second Ctrl-C exits at once).
+//! step 4 early, then step 5 runs as usual (a second Ctrl-C exits at once).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
