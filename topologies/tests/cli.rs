@@ -173,3 +173,34 @@ fn describe_of_a_built_in_topology_matches_its_golden_text() {
     // The built-in uses its name as application id; describe() does not print it.
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
 }
+
+#[test]
+fn describe_formats_dot_and_mermaid_and_rejects_others_with_exit_2() {
+    let run = |format: &str| {
+        weir()
+            .args([
+                "describe",
+                "--topology",
+                "product-filter",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap()
+    };
+    let dot = run("dot");
+    assert!(dot.status.success());
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(dot.starts_with("digraph \"product-filter\" {"), "{dot}");
+    assert!(dot.contains("[label=\"lookup-forbidden\""), "{dot}");
+    let mermaid = run("mermaid");
+    assert!(mermaid.status.success());
+    let mermaid = String::from_utf8_lossy(&mermaid.stdout);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(mermaid.contains(">\"shop-products\"]"), "{mermaid}");
+    let text = run("text");
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("Topologies:"));
+    let bad = run("svg");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("possible values"));
+}

@@ -5,6 +5,7 @@
 //! checks `build()` runs, and `describe()`. Does not own: running nodes (see `runtime`).
 
 mod describe;
+mod render;
 mod topology;
 
 use std::any::Any;

@@ -3,7 +3,8 @@
 //! Owns: client configs built from a [`StreamsConfig`](crate::config::StreamsConfig)
 //! (`client`), internal topics and partition counts (`admin`), the stream thread's group
 //! consumer (`consumer`) and producer (`producer`), and reading partitions to their end for
-//! restore and global tables (`restore`). Does not own: what the runtime does with records,
+//! restore and global tables (`restore`), and a small client surface for tools such as
+//! `weir produce` (`tools`). Does not own: what the runtime does with records,
 //! offsets and errors.
 //!
 //! Invariants: rdkafka types never leave this module except inside
@@ -17,6 +18,7 @@ pub mod embedded;
 mod plan;
 pub(crate) mod producer;
 pub(crate) mod restore;
+pub mod tools;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 

@@ -9,7 +9,7 @@ use weir_engine::{KafkaStreams, StreamsConfig, Topology};
 use weir_topologies::golden::{self, GoldenRecord};
 use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
 
-use crate::Source;
+use crate::{DescribeFormat, Source};
 
 /// Why a command failed: bad input (exit 2) or a failure while running (exit 1).
 pub enum Failure {
@@ -155,9 +155,14 @@ pub fn check(files: &[PathBuf]) -> Result<(), Failure> {
     }
 }
 
-pub fn describe(source: &Source) -> Result<(), Failure> {
+pub fn describe(source: &Source, format: DescribeFormat) -> Result<(), Failure> {
     let (t, _, _) = topology(source, None)?;
-    print!("{}", t.describe());
+    let text = match format {
+        DescribeFormat::Text => t.describe(),
+        DescribeFormat::Dot => t.to_dot(),
+        DescribeFormat::Mermaid => t.to_mermaid(),
+    };
+    print!("{text}");
     Ok(())
 }
 

@@ -1,17 +1,23 @@
-//! `weir`: run, check, describe and try topologies.
+//! `weir`: run, check, describe and try topologies; write sample data (`produce`) and edit the
+//! forbidden-products table (`forbid`).
 //!
 //! ```text
 //! weir run (-f FILE | --topology NAME) [--bootstrap-servers H:P] [--config FILE] [--state-dir DIR]
 //!          [--processing-guarantee at_least_once|exactly_once_v2] [--threads N] [--set key=value]...
 //! weir check FILE...
-//! weir describe (-f FILE | --topology NAME)
+//! weir describe (-f FILE | --topology NAME) [--format text|dot|mermaid]
 //! weir try -f FILE --input TOPIC=records.jsonl ... [--output-dir DIR]
+//! weir produce shop|client|messages [--bootstrap-servers H:P] [--count N] [--rate R] [--seed S]
+//!              [--users N] [--products N] [--forbidden-share X] [--partitions P] [--quiet] ...
+//! weir forbid add ID [--reason TEXT] | remove ID | list   [--bootstrap-servers H:P] [--topic T]
 //! ```
 //!
 //! Exit codes: 0 success, 1 a failure while running, 2 bad input (a definition file with errors,
 //! bad flags, bad records for `try`). `anyhow` is used here only, at the binary's edge.
 
 mod commands;
+mod forbid;
+mod produce;
 
 use std::process::ExitCode;
 
@@ -41,6 +47,14 @@ pub struct Source {
     /// A built-in topology: product-filter | user-recommendations | message-filter | user-interests.
     #[arg(long)]
     pub topology: Option<String>,
+}
+
+/// How `weir describe` prints a topology.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DescribeFormat {
+    Text,
+    Dot,
+    Mermaid,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +87,9 @@ enum Command {
     Describe {
         #[command(flatten)]
         source: Source,
+        /// `text` (Kafka Streams' TopologyDescription), `dot` (Graphviz) or `mermaid`.
+        #[arg(long, value_enum, default_value_t = DescribeFormat::Text)]
+        format: DescribeFormat,
     },
     /// Run a definition file over sample records with no broker (the test driver).
     Try {
@@ -85,6 +102,10 @@ enum Command {
         #[arg(long)]
         output_dir: Option<std::path::PathBuf>,
     },
+    /// Write generated sample records (shop products, client searches, chat) to Kafka.
+    Produce(produce::ProduceArgs),
+    /// Add, remove or list the product ids of the forbidden-products table.
+    Forbid(forbid::ForbidArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,10 +120,16 @@ fn main() -> ExitCode {
             };
         }
     };
+    // The tools report their own errors; librdkafka's client log (which calls reaching the end
+    // of a partition a "Global error") would only add noise to their output. RUST_LOG wins.
+    let default_filter = match cli.command {
+        Command::Produce(_) | Command::Forbid(_) => "warn,rdkafka::client=off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -125,12 +152,14 @@ fn main() -> ExitCode {
             sets,
         }),
         Command::Check { files } => commands::check(&files),
-        Command::Describe { source } => commands::describe(&source),
+        Command::Describe { source, format } => commands::describe(&source, format),
         Command::Try {
             file,
             inputs,
             output_dir,
         } => commands::try_file(&file, &inputs, output_dir.as_deref()),
+        Command::Produce(args) => produce::produce(&args),
+        Command::Forbid(args) => forbid::forbid(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

