@@ -7,6 +7,7 @@
 //! it to claim exactly-once); it has no CreateTopics API, so every topic (internal ones
 //! included) is created here, before a worker starts.
 
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
@@ -43,12 +44,13 @@ impl EmbeddedBroker {
 
     /// Creates `topic` with `partitions` partitions (an existing topic is left as it is).
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), StreamsError> {
-        self.cluster
-            .create_topic(topic, partitions, 1)
-            .map_err(|source| StreamsError::Kafka {
+        match self.cluster.create_topic(topic, partitions, 1) {
+            Ok(()) | Err(KafkaError::MockCluster(RDKafkaErrorCode::TopicAlreadyExists)) => Ok(()),
+            Err(source) => Err(StreamsError::Kafka {
                 operation: "create a topic on the embedded broker",
                 source,
-            })
+            }),
+        }
     }
 
     /// Creates every topic `topology` reads or writes, internal ones included, and

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
 use weir_engine::definition::{self, Format};
 use weir_engine::{KafkaStreams, StreamsConfig, Topology};
@@ -102,39 +101,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::BadInput(e.to_string()))?;
     let (topology, _, _) = topology(&args.source, Some(&config.application_id))?;
     let mut streams = KafkaStreams::new(topology, config);
-    let flag = streams.shutdown_flag();
-    std::thread::Builder::new()
-        .name("weir-signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(s) => s,
-                        Err(_) => return,
-                    };
-                for _ in 0..2 {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                    if flag.swap(true, Ordering::AcqRel) {
-                        eprintln!("second signal: exiting now");
-                        std::process::exit(130);
-                    }
-                    eprintln!(
-                        "stopping: finishing the current batch, committing, leaving the group"
-                    );
-                }
-            });
-        })
-        .map_err(|e| Failure::Run(e.into()))?;
+    crate::signals::stop_on_signals(
+        streams.shutdown_flag(),
+        "stopping: finishing the current batch, committing, leaving the group",
+    );
     streams.start().map_err(|e| Failure::Run(e.into()))?;
     tracing::info!("weir running");
     streams.wait().map_err(|e| Failure::Run(e.into()))

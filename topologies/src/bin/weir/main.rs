@@ -16,8 +16,10 @@
 //! bad flags, bad records for `try`). `anyhow` is used here only, at the binary's edge.
 
 mod commands;
+mod demo;
 mod forbid;
 mod produce;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -106,6 +108,8 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Add, remove or list the product ids of the forbidden-products table.
     Forbid(forbid::ForbidArgs),
+    /// The marketplace on an embedded broker: three topologies, generators, a live summary.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,8 @@ fn main() -> ExitCode {
     // of a partition a "Global error") would only add noise to their output. RUST_LOG wins.
     let default_filter = match cli.command {
         Command::Produce(_) | Command::Forbid(_) => "warn,rdkafka::client=off",
+        // The summary is the demo's output; warnings and errors still show.
+        Command::Demo(_) => "warn,rdkafka::client=off",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -160,6 +166,7 @@ fn main() -> ExitCode {
         } => commands::try_file(&file, &inputs, output_dir.as_deref()),
         Command::Produce(args) => produce::produce(&args),
         Command::Forbid(args) => forbid::forbid(&args),
+        Command::Demo(args) => demo::demo(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

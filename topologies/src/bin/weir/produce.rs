@@ -154,7 +154,8 @@ pub fn produce(args: &ProduceArgs) -> Result<(), Failure> {
         }
     }
     // Step 4: the records.
-    let stop = stop_on_ctrl_c();
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::signals::stop_on_signals(stop.clone(), "stopping: flushing what was sent");
     let mut progress = Progress::new(args.quiet);
     let t0 = Instant::now();
     let mut per_topic: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -246,43 +247,6 @@ impl Progress {
             eprintln!();
         }
     }
-}
-
-/// A flag set by the first SIGINT/SIGTERM; a second one exits at once (code 130).
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let set = flag.clone();
-    let spawned = std::thread::Builder::new()
-        .name("weir-signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                let Ok(mut term) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                else {
-                    return;
-                };
-                for _ in 0..2 {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                    if set.swap(true, Ordering::AcqRel) {
-                        std::process::exit(130);
-                    }
-                    eprintln!("\nstopping: flushing what was sent");
-                }
-            });
-        });
-    if spawned.is_err() {
-        tracing::warn!("cannot watch for Ctrl-C; it will stop weir produce without a summary");
-    }
-    flag
 }
 
 #[cfg(test)]
