@@ -232,11 +232,27 @@ fn per_user_stores_hold_counts_and_interests() {
 }
 
 #[test]
-fn describe_matches_the_readme() {
-    let text = product_filter::topology("shop-filter").unwrap().describe();
-    let expected = std::fs::read_to_string(case("product-filter").join("describe.txt")).unwrap();
-    assert_eq!(
-        text, expected,
-        "describe() changed; update golden/product-filter/describe.txt and the README"
-    );
+fn describe_matches_the_golden_text_and_the_readme() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    for (name, topology) in [
+        ("product-filter", product_filter::topology("shop-filter")),
+        (
+            "user-recommendations",
+            user_recommendations::topology("user-recommendations"),
+        ),
+        ("message-filter", message_filter::topology("message-filter")),
+    ] {
+        let text = topology.unwrap().describe();
+        let expected = std::fs::read_to_string(case(name).join("describe.txt")).unwrap();
+        assert_eq!(
+            text, expected,
+            "describe() of {name} changed; update golden/{name}/describe.txt and the README"
+        );
+        assert!(
+            readme.contains(&format!("```text\n{}\n```", text.trim_end())),
+            "the README does not show describe() of {name} as it is now"
+        );
+    }
 }
