@@ -152,6 +152,7 @@ metric_names() {
             deploy/grafana/dashboards/weir.json deploy/README.md | head -3 >&2 || true
         unknown=$((unknown + 1))
     done
+    # shellcheck disable=SC2013 # one metric name per line, no spaces
     for name in $(awk '{print $1}' <<<"$known"); do
         if ! grep -q "\b$name" deploy/grafana/dashboards/weir.json; then
             echo "metric $name (deploy/metrics.txt) is on no dashboard panel" >&2
