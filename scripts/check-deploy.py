@@ -42,6 +42,12 @@ def cmd_yaml(files):
 def cmd_compose(path):
     base = os.path.dirname(path)
     d = load_all(path)[0]
+    # compose interpolates $VAR and ${VAR} from the host's environment: a shell variable meant
+    # for the container must be written $$VAR.
+    for i, line in enumerate(open(path, encoding="utf-8"), 1):
+        code = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+        for m in re.finditer(r"(?<!\$)\$(?!\$)", code.replace("$$", "")):
+            problem(f"{path}:{i}: `$` would be interpolated by compose (write $$): {line.strip()}")
     services = d.get("services") or {}
     volumes = set((d.get("volumes") or {}).keys())
     if not services:
