@@ -25,6 +25,7 @@ pub mod definition;
 pub mod dsl;
 pub mod error;
 pub mod graph;
+pub mod http;
 pub mod kafka;
 mod ops;
 pub mod processor;

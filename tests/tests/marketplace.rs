@@ -31,8 +31,10 @@ fn search(user: &str, product: &str, category: &str, ts: i64) -> Rec {
         category: category.into(),
         ts,
     };
-    // Keyed by the search id: the topology re-keys by user through its repartition topic.
-    json_record(&format!("search-{ts}"), &s)
+    // Keyed by user, as the CLIENT API does: one user's searches stay in order on one partition
+    // (the topology still re-keys through its repartition topic). Searches of one user spread
+    // over partitions would reach the interests in any order.
+    json_record(user, &s)
 }
 
 #[test]

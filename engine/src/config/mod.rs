@@ -163,6 +163,12 @@ pub struct StreamsConfig {
     pub rocksdb_block_cache_bytes: usize,
     /// `http.addr` of the state inspection endpoint (e.g. `0.0.0.0:8080`); none when unset.
     pub http_addr: Option<String>,
+    /// `application.server`: `host:port` other workers reach this one's endpoint at (Kafka
+    /// Streams' name); default `http.addr` (with this host's name for an unspecified address).
+    pub application_server: Option<String>,
+    /// `http.token`: when set, the endpoint wants `Authorization: Bearer {token}` on every
+    /// request but `/health` (`WEIR_HTTP_TOKEN` in the environment).
+    pub http_token: Option<String>,
     /// Every other property, passed to librdkafka verbatim.
     pub kafka: BTreeMap<String, String>,
 }
@@ -185,6 +191,8 @@ pub mod keys {
     pub const STATESTORE_CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
     pub const ROCKSDB_BLOCK_CACHE_BYTES: &str = "rocksdb.block.cache.bytes";
     pub const HTTP_ADDR: &str = "http.addr";
+    pub const APPLICATION_SERVER: &str = "application.server";
+    pub const HTTP_TOKEN: &str = "http.token";
 }
 
 /// Client prefixes of pass-through properties.
@@ -210,6 +218,8 @@ impl StreamsConfig {
             statestore_cache_max_bytes: 10 * 1024 * 1024,
             rocksdb_block_cache_bytes: 64 * 1024 * 1024,
             http_addr: None,
+            application_server: None,
+            http_token: None,
             kafka: BTreeMap::new(),
         }
     }
@@ -297,6 +307,9 @@ impl fmt::Debug for StreamsConfig {
             )
             .field("rocksdb_block_cache_bytes", &self.rocksdb_block_cache_bytes)
             .field("http_addr", &self.http_addr)
+            .field("application_server", &self.application_server)
+            // The token is a secret: say whether one is set, never what it is.
+            .field("http_token", &self.http_token.as_ref().map(|_| "***"))
             .field("kafka", &kafka)
             .finish()
     }

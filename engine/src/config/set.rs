@@ -101,6 +101,8 @@ impl StreamsConfig {
                 self.rocksdb_block_cache_bytes = parse_num(value, 0).map_err(err)?;
             }
             keys::HTTP_ADDR => self.http_addr = optional(value),
+            keys::APPLICATION_SERVER => self.application_server = optional(value),
+            keys::HTTP_TOKEN => self.http_token = optional(value),
             _ => {
                 if key.is_empty() {
                     return Err(err("empty property name".into()));

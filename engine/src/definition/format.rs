@@ -181,6 +181,20 @@ impl Serde<Value> for ValueSerde {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<Value, String>> {
+        Some(self.0.decode("", bytes).map_err(|e| e.to_string()))
+    }
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        let value = match self.0 {
+            Format::String => Value::String(text.to_owned()),
+            Format::I64 => match text.trim().parse::<i64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => return Some(Err(format!("`{text}` is not an integer"))),
+            },
+            _ => crate::serde::text_as_json(text),
+        };
+        Some(self.0.encode("", &value).map_err(|e| e.to_string()))
+    }
 }
 
 /// JSON as a schema-less Avro value; `resolve` then fits it to the schema (objects to records,

@@ -56,6 +56,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+pub(crate) use error::closest;
 pub use error::{DefinitionError, Pos};
 pub use expr::Expression;
 pub use format::{AvroFormat, Format};

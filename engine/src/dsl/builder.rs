@@ -105,6 +105,10 @@ impl Inner {
             global: global_topic.is_some(),
             logged: logged && global_topic.is_none(),
             serdes: Arc::new((key.clone(), value.clone())),
+            view: crate::graph::StoreView {
+                key: Arc::new(key.clone()),
+                value: Arc::new(value.clone()),
+            },
         });
     }
 

@@ -71,6 +71,34 @@ pub(crate) struct StoreDef {
     pub logged: bool,
     /// `(SerdeRef<K>, SerdeRef<V>)` for typed access, erased.
     pub serdes: Arc<dyn Any + Send + Sync>,
+    /// The store's keys and values as JSON, without their types (the state endpoint).
+    pub view: StoreView,
+}
+
+/// Keys and values of a store as JSON and keys from text, whatever their Rust types.
+#[derive(Clone)]
+pub struct StoreView {
+    pub key: Arc<dyn JsonView>,
+    pub value: Arc<dyn JsonView>,
+}
+
+/// A serde's JSON view, without its type (see [`crate::Serde::bytes_to_json`]).
+pub trait JsonView: Send + Sync {
+    fn to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>>;
+    fn parse_text(&self, text: &str) -> Option<Result<Vec<u8>, String>>;
+    fn format(&self) -> &'static str;
+}
+
+impl<T: 'static> JsonView for crate::serde::SerdeRef<T> {
+    fn to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        self.bytes_to_json(bytes)
+    }
+    fn parse_text(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        self.text_to_bytes(text)
+    }
+    fn format(&self) -> &'static str {
+        self.name()
+    }
 }
 
 /// The global source of a global store: the topic, the two node names `describe` prints, and the

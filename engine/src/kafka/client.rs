@@ -60,7 +60,12 @@ pub(crate) fn group_consumer_config(
     let mut c = base(
         config,
         "consumer.",
-        &[("client.id", &client_id), ("auto.offset.reset", "earliest")],
+        &[
+            ("client.id", &client_id),
+            ("auto.offset.reset", "earliest"),
+            // End offsets (lag) for the state endpoint and metrics come from the statistics.
+            ("statistics.interval.ms", "2000"),
+        ],
     );
     // Step 4: what the runtime depends on.
     c.set("group.id", &config.application_id)

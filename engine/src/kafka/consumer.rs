@@ -35,9 +35,25 @@ pub(crate) trait RebalanceListener: Send + Sync {
 
 pub(crate) struct RebalanceContext {
     listener: Arc<dyn RebalanceListener>,
+    /// End offset per partition, from librdkafka's statistics (`statistics.interval.ms`).
+    ends: Arc<std::sync::Mutex<std::collections::HashMap<TopicPartition, i64>>>,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Ok(mut ends) = self.ends.lock() else {
+            return;
+        };
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a negative offset is unknown.
+                if partition >= 0 && p.hi_offset >= 0 {
+                    ends.insert((topic.clone(), partition), p.hi_offset);
+                }
+            }
+        }
+    }
+}
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements()
@@ -110,7 +126,10 @@ impl GroupConsumer {
         topics: &[&str],
     ) -> Result<Self, StreamsError> {
         let inner: BaseConsumer<RebalanceContext> = config
-            .create_with_context(RebalanceContext { listener })
+            .create_with_context(RebalanceContext {
+                listener,
+                ends: Arc::default(),
+            })
             .map_err(|source| StreamsError::Kafka {
                 operation: "create consumer",
                 source,
@@ -174,6 +193,13 @@ impl GroupConsumer {
             operation: "pause/resume",
             source,
         })
+    }
+
+    /// The partition's end offset as librdkafka's last statistics report gave it (no request);
+    /// `None` before the first report.
+    pub(crate) fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        let ends = self.inner.context().ends.lock().ok()?;
+        ends.get(&(topic.to_owned(), partition)).copied()
     }
 
     /// Moves the fetch position of a partition back (a record arrived for a task still restoring).

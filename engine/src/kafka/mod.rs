@@ -15,6 +15,8 @@ pub mod admin;
 pub(crate) mod client;
 pub(crate) mod consumer;
 pub mod embedded;
+pub mod instances;
+pub mod partitioner;
 mod plan;
 pub(crate) mod producer;
 pub(crate) mod restore;

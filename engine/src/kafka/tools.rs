@@ -96,9 +96,14 @@ impl RecordWriter {
     /// A producer for `bootstrap_servers` (`host:port[,host:port...]`). librdkafka connects
     /// lazily: an unreachable broker shows as failed deliveries, not here.
     pub fn new(bootstrap_servers: &str) -> Result<RecordWriter, StreamsError> {
-        let config = tools_config(bootstrap_servers)?;
+        Self::for_config(&tools_config(bootstrap_servers)?)
+    }
+
+    /// A producer with a worker's client settings (security and librdkafka pass-through
+    /// properties included).
+    pub fn for_config(config: &StreamsConfig) -> Result<RecordWriter, StreamsError> {
         let counts = Arc::new(Counts::default());
-        let inner = producer_config(&config, None)
+        let inner = producer_config(config, None)
             .create_with_context(CountingContext(counts.clone()))
             .map_err(|source| StreamsError::Kafka {
                 operation: "create producer",

@@ -39,6 +39,7 @@ pub(crate) struct StoreRestore {
     pub reader: PartitionReader,
     pub restored: u64,
     pub last_report: std::time::Instant,
+    pub started: std::time::Instant,
 }
 
 pub(crate) struct ActiveTask {
@@ -113,6 +114,7 @@ impl ActiveTask {
                     reader,
                     restored: 0,
                     last_report: std::time::Instant::now(),
+                    started: std::time::Instant::now(),
                 });
             }
             stores.add_local(store, def.serdes.clone());

@@ -10,6 +10,7 @@
 //! `close()` (or the shutdown flag a signal handler sets) lets each thread finish its batch,
 //! commit and leave the group, then joins them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,8 @@ use crate::error::StreamsError;
 use crate::graph::Topology;
 use crate::kafka::{admin, client};
 use crate::runtime::global_thread::GlobalUpdater;
+use crate::runtime::status::WorkerStatus;
+use crate::runtime::stores::GlobalStore;
 use crate::runtime::stream_thread::{self, ThreadSpec};
 
 /// A running (or startable) weir worker.
@@ -31,6 +34,11 @@ pub struct KafkaStreams {
     config: Arc<StreamsConfig>,
     shutdown: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Result<(), StreamsError>>>,
+    status: WorkerStatus,
+    globals: Vec<Arc<GlobalStore>>,
+    directory: Option<Arc<crate::kafka::instances::InstanceDirectory>>,
+    /// Partition count per sub-topology (tasks), known once started.
+    layout: Arc<std::sync::OnceLock<BTreeMap<usize, i32>>>,
 }
 
 /// A stable id for this worker's state directory, used in transactional ids so that a restarted
@@ -57,6 +65,26 @@ fn process_id(dir: &Path) -> Result<String, StreamsError> {
     Ok(id)
 }
 
+/// Where other workers reach this one's endpoint: `application.server`, else `http.addr` with
+/// an unspecified host (`0.0.0.0`) replaced by this host's name; `None` without an endpoint.
+fn advertised_endpoint(config: &StreamsConfig) -> Option<String> {
+    if let Some(s) = &config.application_server {
+        return Some(s.clone());
+    }
+    let addr = config.http_addr.as_ref()?;
+    let (host, port) = addr.rsplit_once(':')?;
+    if host == "0.0.0.0" || host == "[::]" || host.is_empty() {
+        let name = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        return Some(format!("{name}:{port}"));
+    }
+    Some(addr.clone())
+}
+
 impl KafkaStreams {
     pub fn new(topology: Topology, config: StreamsConfig) -> Self {
         KafkaStreams {
@@ -64,6 +92,42 @@ impl KafkaStreams {
             config: Arc::new(config),
             shutdown: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            status: WorkerStatus::new(),
+            globals: Vec::new(),
+            directory: None,
+            layout: Arc::default(),
+        }
+    }
+
+    /// The topology this worker runs.
+    pub fn topology(&self) -> &Arc<Topology> {
+        &self.topology
+    }
+
+    /// The worker's config.
+    pub fn config(&self) -> &Arc<StreamsConfig> {
+        &self.config
+    }
+
+    /// What the worker knows about its tasks and stores (for the state endpoint).
+    pub fn status(&self) -> WorkerStatus {
+        self.status.clone()
+    }
+
+    /// Tasks per sub-topology, once [`KafkaStreams::start`] sized them (empty before).
+    pub fn tasks_per_subtopology(&self) -> BTreeMap<usize, i32> {
+        self.layout.get().cloned().unwrap_or_default()
+    }
+
+    /// What the state endpoint serves of this worker (call after [`KafkaStreams::start`]).
+    pub fn app_state(&self) -> crate::http::AppState {
+        crate::http::AppState {
+            application: self.topology.application_id.clone(),
+            topology: self.topology.clone(),
+            status: self.status.clone(),
+            globals: self.globals.clone(),
+            tasks: self.tasks_per_subtopology(),
+            directory: self.directory.clone(),
         }
     }
 
@@ -78,6 +142,7 @@ impl KafkaStreams {
         // Step 1
         let layout =
             admin::ensure_internal_topics(config, &self.topology, Duration::from_secs(30))?;
+        let _ = self.layout.set(layout.tasks.clone());
         let dead_letters = [
             &config.deserialization_exception_handler,
             &config.processing_exception_handler,
@@ -106,6 +171,7 @@ impl KafkaStreams {
         )?;
         global.bootstrap(Duration::from_secs(600))?;
         let globals = global.stores();
+        self.globals = globals.clone();
         let shutdown = self.shutdown.clone();
         self.threads.push(
             std::thread::Builder::new()
@@ -126,6 +192,14 @@ impl KafkaStreams {
         // Step 3
         let app_dir = config.state_dir.join(&self.topology.application_id);
         let pid = process_id(&app_dir)?;
+        if let Some(endpoint) = advertised_endpoint(config) {
+            self.directory = Some(Arc::new(crate::kafka::instances::InstanceDirectory::start(
+                config,
+                &pid,
+                &endpoint,
+                self.status.clone(),
+            )?));
+        }
         let strategy = if self.topology.copartition_groups().is_empty() {
             "cooperative-sticky"
         } else {
@@ -153,6 +227,7 @@ impl KafkaStreams {
                 producer_config: client::producer_config(config, transactional_id.as_deref()),
                 restore_config: client::restore_consumer_config(config),
                 shutdown: self.shutdown.clone(),
+                status: self.status.clone(),
             };
             let shutdown = self.shutdown.clone();
             let handle = std::thread::Builder::new()
@@ -193,6 +268,10 @@ impl KafkaStreams {
     /// Asks every thread to finish its batch, commit and leave; waits for them.
     pub fn close(mut self) -> Result<(), StreamsError> {
         self.shutdown.store(true, Ordering::Release);
-        self.wait()
+        self.status.set_stopped();
+        let r = self.wait();
+        // Leaves the directory (a tombstone) once no endpoint handle holds it any more.
+        self.directory = None;
+        r
     }
 }

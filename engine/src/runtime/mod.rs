@@ -9,6 +9,7 @@ pub(crate) mod handler;
 pub(crate) mod kafka_streams;
 pub(crate) mod node;
 pub(crate) mod output;
+pub mod status;
 pub(crate) mod stores;
 pub(crate) mod stream_thread;
 pub(crate) mod task;
@@ -16,6 +17,7 @@ pub(crate) mod time;
 
 pub use collector::{ProducedRecord, RecordCollector};
 pub use kafka_streams::KafkaStreams;
+pub use status::WorkerStatus;
 pub use task::TaskId;
 pub use time::PunctuationType;
 

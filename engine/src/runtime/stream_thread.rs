@@ -34,6 +34,7 @@ use crate::kafka::producer::Producer;
 use crate::runtime::active_task::{ActiveTask, TaskEnv, TaskState};
 use crate::runtime::handler::{Decision, dead_letter_headers, decide};
 use crate::runtime::output::ProducerCollector;
+use crate::runtime::status::{self, StoreQuery, WorkerStatus};
 use crate::runtime::stores::GlobalStore;
 use crate::runtime::task::{InputRecord, TaskId};
 use crate::runtime::time::PunctuationType;
@@ -54,6 +55,11 @@ pub(crate) struct ThreadCore {
     /// An error raised inside a callback, surfaced by the loop.
     failed: Option<StreamsError>,
     last_commit: Instant,
+    /// Offsets of the last successful commit, per input partition.
+    committed: HashMap<TopicPartition, i64>,
+    status: WorkerStatus,
+    /// Whether the task list changed since it was last published.
+    status_changed: bool,
 }
 
 /// Locks the core; a poisoned lock is an internal error, never a panic.
@@ -95,6 +101,7 @@ impl ThreadCore {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
+        self.status_changed = true;
         let env = TaskEnv {
             topology: &self.topology,
             config: &self.config,
@@ -126,7 +133,7 @@ impl ThreadCore {
     /// Commits every task (steps 1–4 of the module doc).
     fn commit(&mut self, group: &dyn GroupHandle) -> Result<(), StreamsError> {
         let started = Instant::now();
-        let mut offsets = Vec::new();
+        let mut offsets: Vec<(String, i32, i64)> = Vec::new();
         for t in self.tasks.values_mut().filter(|t| t.dirty) {
             offsets.extend(
                 t.positions
@@ -177,7 +184,11 @@ impl ThreadCore {
         {
             t.commit_stores(&self.topology, &delivered)?;
         }
+        for (topic, partition, offset) in offsets {
+            self.committed.insert((topic, partition), offset);
+        }
         self.last_commit = Instant::now();
+        self.status_changed = true;
         metrics::counter!("weir_commits_total").increment(1);
         metrics::histogram!("weir_commit_duration_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
@@ -194,6 +205,7 @@ impl ThreadCore {
             .iter()
             .filter_map(|(t, p)| self.task_of(t, *p))
             .collect();
+        self.status_changed = true;
         for id in ids {
             if let Some(mut t) = self.tasks.remove(&id) {
                 t.task.close()?;
@@ -273,6 +285,7 @@ impl ThreadCore {
         for id in restoring {
             if let Some(t) = self.tasks.get_mut(&id) {
                 t.restore_step(per_task)?;
+                self.status_changed = true;
                 if t.state == TaskState::Running {
                     consumer.set_paused(&t.partitions, false)?;
                     tracing::info!(thread = %self.name, task = %id, "task running");
@@ -280,6 +293,32 @@ impl ThreadCore {
             }
         }
         Ok(true)
+    }
+
+    /// Answers the reads of this thread's stores sent by the state endpoint.
+    fn serve(&mut self, queries: Vec<StoreQuery>) {
+        for q in queries {
+            let answer = match self.tasks.get(&q.task) {
+                None => Err(format!("task {} is not on this thread (any more)", q.task)),
+                Some(t) => match t.task.stores().local_by_name(&q.store) {
+                    None => Err(format!("task {} has no store `{}`", q.task, q.store)),
+                    Some(store) => status::read_store(store, &q.read),
+                },
+            };
+            // The requester may have given up waiting; nothing to do then.
+            let _ = q.reply.send(answer);
+        }
+    }
+
+    /// Publishes this thread's tasks to the worker status.
+    fn publish_status(&mut self, consumer: &GroupConsumer) {
+        self.status_changed = false;
+        let tasks = self
+            .tasks
+            .values()
+            .map(|t| status::status_of(t, &self.name, &self.committed, consumer))
+            .collect();
+        self.status.publish(&self.name, tasks);
     }
 
     fn punctuate(&mut self) -> Result<(), StreamsError> {
@@ -310,6 +349,7 @@ pub(crate) struct ThreadSpec {
     pub producer_config: rdkafka::config::ClientConfig,
     pub restore_config: rdkafka::config::ClientConfig,
     pub shutdown: Arc<AtomicBool>,
+    pub status: WorkerStatus,
 }
 
 /// Runs a stream thread until shutdown or a fatal error.
@@ -340,7 +380,11 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
         pending: Vec::new(),
         failed: None,
         last_commit: Instant::now(),
+        committed: HashMap::default(),
+        status: spec.status.clone(),
+        status_changed: true,
     }));
+    let queries = spec.status.register_thread(&spec.name);
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     let consumer = GroupConsumer::new(
         &spec.consumer_config,
@@ -349,6 +393,7 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
     )?;
     let interval = spec.config.commit_interval();
     let mut last_punctuate = Instant::now();
+    let mut last_status = Instant::now();
     let result = (|| -> Result<(), StreamsError> {
         while !spec.shutdown.load(Ordering::Acquire) {
             let restoring = lock(&core)?.restore(&consumer, Duration::from_millis(200))?;
@@ -379,9 +424,16 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
                 c.punctuate()?;
                 last_punctuate = Instant::now();
             }
+            c.serve(status::pending(&queries));
+            // Positions and lag move with every record: republish at least once a second.
+            if c.status_changed || last_status.elapsed() >= Duration::from_secs(1) {
+                c.publish_status(&consumer);
+                last_status = Instant::now();
+            }
         }
         Ok(())
     })();
+    spec.status.thread_stopped(&spec.name);
     // Shutdown: commit what was processed, leave the group (revocation closes the tasks).
     let closing = (|| -> Result<(), StreamsError> {
         if result.is_ok() {

@@ -44,6 +44,12 @@ where
     fn name(&self) -> &'static str {
         "json"
     }
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(serde_json::from_slice(bytes).map_err(|e| e.to_string()))
+    }
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(serde_json::to_vec(&super::text_as_json(text)).map_err(|e| e.to_string()))
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,23 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<T, StreamsError>;
     /// A short name for `describe()` output ("string", "json", "avro"...).
     fn name(&self) -> &'static str;
+    /// What bytes this serde wrote look like as JSON, for tools that show stored data without
+    /// knowing `T` (the state endpoint); `None` when the serde has no JSON view.
+    fn bytes_to_json(&self, _bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        None
+    }
+    /// The bytes `serialize` writes for a key or value given as text (a key in a URL): the
+    /// text itself for strings, a number for i64, JSON (or a bare string) for JSON; `None`
+    /// when the serde cannot take text.
+    fn text_to_bytes(&self, _text: &str) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
+}
+
+/// JSON text as a JSON value; text that is not JSON is taken as a JSON string (`p-1` and
+/// `"p-1"` both name the key `"p-1"`).
+pub(crate) fn text_as_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
 }
 
 /// A shared, type-erased serde.

@@ -25,6 +25,12 @@ impl Serde<Vec<u8>> for BytesSerde {
     fn name(&self) -> &'static str {
         "bytes"
     }
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(Ok(String::from_utf8_lossy(bytes).into_owned().into()))
+    }
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(Ok(text.as_bytes().to_vec()))
+    }
 }
 
 /// UTF-8 text; invalid UTF-8 is a deserialization error.
@@ -43,6 +49,16 @@ impl Serde<String> for StringSerde {
     }
     fn name(&self) -> &'static str {
         "string"
+    }
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(
+            std::str::from_utf8(bytes)
+                .map(|s| s.to_owned().into())
+                .map_err(|e| format!("invalid UTF-8: {e}")),
+        )
+    }
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(Ok(text.as_bytes().to_vec()))
     }
 }
 
@@ -63,6 +79,21 @@ impl Serde<i64> for I64Serde {
     fn name(&self) -> &'static str {
         "i64"
     }
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(
+            <[u8; 8]>::try_from(bytes)
+                .map(|a| i64::from_be_bytes(a).into())
+                .map_err(|_| format!("an i64 needs 8 bytes, got {}", bytes.len())),
+        )
+    }
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(
+            text.trim()
+                .parse::<i64>()
+                .map(|n| n.to_be_bytes().to_vec())
+                .map_err(|_| format!("`{text}` is not an integer (this store's keys are i64)")),
+        )
+    }
 }
 
 /// `()`: an empty payload, for topics whose keys or values carry nothing.
@@ -78,6 +109,9 @@ impl Serde<()> for UnitSerde {
     }
     fn name(&self) -> &'static str {
         "unit"
+    }
+    fn bytes_to_json(&self, _bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(Ok(serde_json::Value::Null))
     }
 }
 

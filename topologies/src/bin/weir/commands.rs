@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use weir_engine::definition::{self, Format};
+use weir_engine::http::{EndpointConfig, StateEndpoint};
 use weir_engine::{KafkaStreams, StreamsConfig, Topology};
 use weir_topologies::golden::{self, GoldenRecord};
 use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
@@ -63,6 +64,8 @@ pub struct RunArgs {
     pub state_dir: Option<PathBuf>,
     pub processing_guarantee: Option<String>,
     pub threads: Option<usize>,
+    pub http: Option<String>,
+    pub http_token: Option<String>,
     pub sets: Vec<String>,
 }
 
@@ -79,6 +82,12 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     }
     if let Some(v) = args.threads {
         overrides.push(("num.stream.threads".into(), v.to_string()));
+    }
+    if let Some(v) = &args.http {
+        overrides.push(("http.addr".into(), v.clone()));
+    }
+    if let Some(v) = &args.http_token {
+        overrides.push(("http.token".into(), v.clone()));
     }
     for s in &args.sets {
         let (k, v) = s
@@ -105,9 +114,33 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         streams.shutdown_flag(),
         "stopping: finishing the current batch, committing, leaving the group",
     );
+    let endpoint_config = config_for_endpoint(streams.config())?;
     streams.start().map_err(|e| Failure::Run(e.into()))?;
+    let _endpoint = match endpoint_config {
+        Some(c) => Some(
+            StateEndpoint::start(c, vec![streams.app_state()])
+                .map_err(|e| Failure::Run(e.into()))?,
+        ),
+        None => None,
+    };
     tracing::info!("weir running");
     streams.wait().map_err(|e| Failure::Run(e.into()))
+}
+
+/// The endpoint's settings from the worker's config (`http.addr`, `http.token`), with the
+/// process's Prometheus metrics; `None` without `http.addr`.
+pub fn config_for_endpoint(config: &StreamsConfig) -> Result<Option<EndpointConfig>, Failure> {
+    let Some(bind) = &config.http_addr else {
+        return Ok(None);
+    };
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| Failure::Run(e.into()))?;
+    Ok(Some(EndpointConfig {
+        bind: bind.clone(),
+        token: config.http_token.clone(),
+        metrics: Some(std::sync::Arc::new(move || handle.render())),
+    }))
 }
 
 pub fn check(files: &[PathBuf]) -> Result<(), Failure> {

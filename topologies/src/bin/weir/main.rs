@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! weir run (-f FILE | --topology NAME) [--bootstrap-servers H:P] [--config FILE] [--state-dir DIR]
-//!          [--processing-guarantee at_least_once|exactly_once_v2] [--threads N] [--set key=value]...
+//!          [--processing-guarantee at_least_once|exactly_once_v2] [--threads N] [--http ADDR]
+//!          [--http-token T] [--set key=value]...
 //! weir check FILE...
 //! weir describe (-f FILE | --topology NAME) [--format text|dot|mermaid]
 //! weir try -f FILE --input TOPIC=records.jsonl ... [--output-dir DIR]
@@ -76,6 +77,12 @@ enum Command {
         processing_guarantee: Option<String>,
         #[arg(long)]
         threads: Option<usize>,
+        /// Serve the state inspection endpoint here (`127.0.0.1:8080`; property `http.addr`).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        /// Bearer token the endpoint requires (property `http.token`, env `WEIR_HTTP_TOKEN`).
+        #[arg(long)]
+        http_token: Option<String>,
         /// Any property, `key=value` (repeatable; wins over the file and the environment).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -147,6 +154,8 @@ fn main() -> ExitCode {
             state_dir,
             processing_guarantee,
             threads,
+            http,
+            http_token,
             sets,
         } => commands::run(commands::RunArgs {
             source,
@@ -155,6 +164,8 @@ fn main() -> ExitCode {
             state_dir,
             processing_guarantee,
             threads,
+            http,
+            http_token,
             sets,
         }),
         Command::Check { files } => commands::check(&files),
