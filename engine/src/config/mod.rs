@@ -10,6 +10,7 @@
 //! error names the property, where its value came from and what was expected.
 
 mod load;
+mod registry;
 mod set;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use crate::error::StreamsError;
 
 pub use load::RESERVED_ENV_VARS;
+pub use registry::{RegistryConfig, SubjectNameStrategy, registry_keys};
 
 /// Delivery guarantee (`processing.guarantee`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -163,6 +165,10 @@ pub struct StreamsConfig {
     pub rocksdb_block_cache_bytes: usize,
     /// `http.addr` of the state inspection endpoint (e.g. `0.0.0.0:8080`); none when unset.
     pub http_addr: Option<String>,
+    /// The Schema Registry and how Avro serdes use it (`schema.registry.url`,
+    /// `basic.auth.user.info`, `auto.register.schemas`, ...; see [`RegistryConfig`]). These
+    /// properties are never passed to librdkafka.
+    pub schema_registry: RegistryConfig,
     /// Every other property, passed to librdkafka verbatim.
     pub kafka: BTreeMap<String, String>,
 }
@@ -210,6 +216,7 @@ impl StreamsConfig {
             statestore_cache_max_bytes: 10 * 1024 * 1024,
             rocksdb_block_cache_bytes: 64 * 1024 * 1024,
             http_addr: None,
+            schema_registry: RegistryConfig::default(),
             kafka: BTreeMap::new(),
         }
     }
@@ -297,6 +304,7 @@ impl fmt::Debug for StreamsConfig {
             )
             .field("rocksdb_block_cache_bytes", &self.rocksdb_block_cache_bytes)
             .field("http_addr", &self.http_addr)
+            .field("schema_registry", &self.schema_registry)
             .field("kafka", &kafka)
             .finish()
     }
@@ -324,6 +332,7 @@ mod tests {
         assert_eq!(c.statestore_cache_max_bytes, 10 << 20);
         assert_eq!(c.rocksdb_block_cache_bytes, 64 << 20);
         assert_eq!(c.http_addr, None);
+        assert_eq!(c.schema_registry, RegistryConfig::default());
         assert!(c.kafka.is_empty());
     }
 

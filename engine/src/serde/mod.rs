@@ -1,7 +1,8 @@
 //! Serdes: how keys and values of topics and stores become bytes and back.
 //!
 //! Owns the [`Serde`] trait and the built-in serdes reachable from [`Serdes`]: bytes, string,
-//! i64 (Kafka's big-endian `LongSerializer` format), JSON (serde) and Avro from a schema file.
+//! i64 (Kafka's big-endian `LongSerializer` format), JSON (serde), Avro from a schema file, and
+//! Avro in the Confluent Schema Registry wire format ([`registry`]).
 //! Serdes are shared between tasks and threads (`Send + Sync`) and must not panic on any input:
 //! a bad payload is an `Err`, which the runtime hands to the deserialization error handler.
 
@@ -26,6 +27,7 @@ pub type SerdeRef<T> = Arc<dyn Serde<T>>;
 mod avro;
 mod json;
 mod primitive;
+pub mod registry;
 
 pub use avro::AvroSerde;
 pub use json::JsonSerde;
