@@ -193,7 +193,7 @@ fn compatibility_against_the_latest_version() {
 fn serde_writes_the_wire_format_and_reads_it_back() {
     let server = RegistryServer::start();
     let s = typed(client(&server), PRODUCT, &RegistryConfig::default());
-    let id = s.prepare("shop-products").unwrap();
+    let id = s.schema_id("shop-products").unwrap();
     let bytes = s.serialize("shop-products", &product()).unwrap();
     assert_eq!(wire::unframe(&bytes).unwrap().0, id);
     assert_eq!(s.deserialize("shop-products", &bytes).unwrap(), product());
@@ -339,7 +339,13 @@ fn without_auto_register_the_schema_must_exist_at_start_up() {
     let mut config = RegistryConfig::with_url(&server.url);
     config.set("auto.register.schemas", "false").unwrap();
     let s = typed(client(&server), PRODUCT, &config);
-    let e = s.prepare("products").unwrap_err().to_string();
+    let as_ref: weir_engine::SerdeRef<Product> = Arc::new(typed(client(&server), PRODUCT, &config));
+    let e = as_ref.prepare("products").unwrap_err().to_string();
+    assert!(
+        e.contains("products-value"),
+        "through the Serde trait too: {e}"
+    );
+    let e = s.schema_id("products").unwrap_err().to_string();
     assert!(
         e.contains("products-value") && e.contains("auto.register.schemas=false"),
         "{e}"
@@ -350,7 +356,7 @@ fn without_auto_register_the_schema_must_exist_at_start_up() {
     );
 
     server.seed(41, "products-value", PRODUCT);
-    assert_eq!(s.prepare("products").unwrap(), 41);
+    assert_eq!(s.schema_id("products").unwrap(), 41);
     let bytes = s.serialize("products", &product()).unwrap();
     assert_eq!(&bytes[..5], &[0, 0, 0, 0, 41]);
 }
@@ -361,7 +367,7 @@ fn record_name_strategy_uses_the_records_full_name() {
     let mut config = RegistryConfig::with_url(&server.url);
     config.set("value.subject.name.strategy", "record").unwrap();
     let s = typed(client(&server), PRODUCT, &config);
-    s.prepare("any-topic").unwrap();
+    s.schema_id("any-topic").unwrap();
     assert!(
         server
             .log()
@@ -388,7 +394,7 @@ fn real_registry_when_configured() {
     let c: Arc<dyn SchemaRegistry> = Arc::new(SchemaRegistryClient::new(&config).unwrap());
     let topic = format!("weir-test-{}", std::process::id());
     let s = typed(c.clone(), PRODUCT, &config);
-    let id = s.prepare(&topic).unwrap();
+    let id = s.schema_id(&topic).unwrap();
     let schema = Schema::parse_str(PRODUCT).unwrap();
     assert_eq!(
         c.lookup(&format!("{topic}-value"), &schema).unwrap(),

@@ -19,6 +19,13 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<T, StreamsError>;
     /// A short name for `describe()` output ("string", "json", "avro"...).
     fn name(&self) -> &'static str;
+    /// Start-up work for a topic this serde will write, so that a configuration problem is a
+    /// start-up error rather than a failed record (Schema Registry serdes register or look up
+    /// their schema here). Default: nothing.
+    fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        let _ = topic;
+        Ok(())
+    }
 }
 
 /// A shared, type-erased serde.
@@ -61,5 +68,19 @@ impl Serdes {
         path: impl AsRef<std::path::Path>,
     ) -> Result<SerdeRef<T>, StreamsError> {
         Ok(Arc::new(AvroSerde::<T>::from_file(path)?))
+    }
+    /// Avro in the Confluent Schema Registry wire format for the `what` half of records, with
+    /// the schema in the `.avsc` file at `path` as reader and writer schema; ids come from
+    /// `registry` (see [`registry::open`]) as `config` says (subject strategy, auto-register).
+    pub fn avro_registry<T: Serialize + DeserializeOwned + 'static>(
+        registry: Arc<dyn registry::SchemaRegistry>,
+        path: impl AsRef<std::path::Path>,
+        what: crate::error::KeyOrValue,
+        config: &crate::config::RegistryConfig,
+    ) -> Result<SerdeRef<T>, StreamsError> {
+        let schema = AvroSerde::<T>::from_file(path)?.schema().clone();
+        Ok(Arc::new(registry::ConfluentAvroSerde::<T>::new(
+            registry, schema, what, config,
+        )))
     }
 }

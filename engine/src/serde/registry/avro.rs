@@ -10,7 +10,7 @@
 //! to the deserialization error handler.
 //!
 //! Writing: the serde's schema is written with the id of its subject (see
-//! [`super::subject_name`]). [`ConfluentAvroSerde::prepare`] resolves that id at start-up:
+//! [`super::subject_name`]). [`Serde::prepare`] (or [`ConfluentAvroSerde::schema_id`]) resolves that id at start-up:
 //! register it (`auto.register.schemas=true`) or look it up (`false`; a missing schema is a
 //! start-up error naming the subject). `serialize` calls it on first use of a topic if
 //! start-up did not.
@@ -160,8 +160,9 @@ impl GenericConfluentAvroSerde {
         }
     }
 
-    /// Registers or looks up the schema for `topic` now (start-up) and returns its id.
-    pub fn prepare(&self, topic: &str) -> Result<u32, StreamsError> {
+    /// The schema id written to `topic`: registered or looked up on first call (start-up, via
+    /// [`Serde::prepare`]), cached after.
+    pub fn schema_id(&self, topic: &str) -> Result<u32, StreamsError> {
         self.core.prepare(topic)
     }
 
@@ -182,6 +183,10 @@ impl Serde<Value> for GenericConfluentAvroSerde {
 
     fn name(&self) -> &'static str {
         "avro-registry"
+    }
+
+    fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        self.core.prepare(topic).map(|_| ())
     }
 }
 
@@ -206,8 +211,9 @@ impl<T> ConfluentAvroSerde<T> {
         }
     }
 
-    /// Registers or looks up the schema for `topic` now (start-up) and returns its id.
-    pub fn prepare(&self, topic: &str) -> Result<u32, StreamsError> {
+    /// The schema id written to `topic`: registered or looked up on first call (start-up, via
+    /// [`Serde::prepare`]), cached after.
+    pub fn schema_id(&self, topic: &str) -> Result<u32, StreamsError> {
         self.core.prepare(topic)
     }
 
@@ -233,6 +239,10 @@ where
 
     fn name(&self) -> &'static str {
         "avro-registry"
+    }
+
+    fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        self.core.prepare(topic).map(|_| ())
     }
 }
 
@@ -347,7 +357,7 @@ mod tests {
             KeyOrValue::Value,
             &config,
         );
-        let e = s.prepare("products").unwrap_err().to_string();
+        let e = s.schema_id("products").unwrap_err().to_string();
         assert!(
             e.contains("products-value") && e.contains("auto.register.schemas"),
             "{e}"
