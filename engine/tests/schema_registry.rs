@@ -377,6 +377,43 @@ fn record_name_strategy_uses_the_records_full_name() {
     );
 }
 
+#[test]
+fn tls_with_a_ca_file_or_insecure_and_a_clear_error_without() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry");
+    let server = RegistryServer::start_tls(&dir.join("tls_cert.pem"), &dir.join("tls_key.pem"));
+    assert!(server.url.starts_with("https://"));
+    let schema = Schema::parse_str(PRODUCT).unwrap();
+
+    let mut trusted = RegistryConfig::with_url(&server.url);
+    trusted
+        .set(
+            "schema.registry.ssl.ca.location",
+            dir.join("tls_cert.pem").to_str().unwrap(),
+        )
+        .unwrap();
+    let c = SchemaRegistryClient::new(&trusted).unwrap();
+    let id = c.register("s-value", &schema).unwrap();
+    assert_eq!(c.lookup("s-value", &schema).unwrap(), Some(id));
+
+    let untrusted = SchemaRegistryClient::new(&RegistryConfig::with_url(&server.url)).unwrap();
+    let e = untrusted.latest("s-value").unwrap_err();
+    assert!(
+        matches!(e, StreamsError::SchemaRegistry { status: None, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+
+    let mut insecure = RegistryConfig::with_url(&server.url);
+    insecure
+        .set("schema.registry.ssl.insecure", "true")
+        .unwrap();
+    let latest = SchemaRegistryClient::new(&insecure)
+        .unwrap()
+        .latest("s-value")
+        .unwrap();
+    assert_eq!(latest.unwrap().id, id);
+}
+
 /// Runs against a real Schema Registry when `WEIR_TEST_SCHEMA_REGISTRY_URL` is set (optionally
 /// `WEIR_TEST_SCHEMA_REGISTRY_USER_INFO`): registers, looks up, writes and reads a product.
 #[test]

@@ -39,8 +39,37 @@ pub struct RegistryServer {
 
 impl RegistryServer {
     pub fn start() -> RegistryServer {
+        RegistryServer::start_with(None)
+    }
+
+    /// The same server behind TLS, with the certificate and key in these PEM files (the URL is
+    /// `https://localhost:{port}`).
+    pub fn start_tls(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> RegistryServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(key_pem).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        RegistryServer::start_with(Some(Arc::new(config)))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> RegistryServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = match tls {
+            None => format!("http://127.0.0.1:{port}"),
+            Some(_) => format!("https://localhost:{port}"),
+        };
         let state = Arc::new(Mutex::new(State {
             next_id: 1,
             ..State::default()
@@ -51,8 +80,16 @@ impl RegistryServer {
             .name("test-registry".into())
             .spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    let (s, r) = (s.clone(), r.clone());
-                    std::thread::spawn(move || serve(stream, &s, &r));
+                    let (s, r, tls) = (s.clone(), r.clone(), tls.clone());
+                    std::thread::spawn(move || match tls {
+                        None => serve(stream, &s, &r),
+                        Some(config) => {
+                            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(rustls::StreamOwned::new(conn, stream), &s, &r);
+                        }
+                    });
                 }
             })
             .unwrap();
@@ -93,11 +130,8 @@ impl RegistryServer {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>, requests: &AtomicUsize) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
+fn serve<S: Read + Write>(stream: S, state: &Mutex<State>, requests: &AtomicUsize) {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
@@ -145,7 +179,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, requests: &AtomicUsize) {
         422 => "Unprocessable Entity",
         _ => "Error",
     };
-    let mut out = stream;
+    let out = reader.get_mut();
     let _ = write!(
         out,
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\n\
