@@ -136,6 +136,18 @@ pub enum StreamsError {
     #[error("topics not visible in the cluster metadata in time: {}", .topics.join(", "))]
     TopicsNotReady { topics: Vec<String> },
 
+    /// A Schema Registry request failed, or the embedded schema table had no answer.
+    /// `operation` is the request (`GET /schemas/ids/7`); `status` the HTTP status (none when the
+    /// registry could not be reached); `error_code` Confluent's code (40401 subject not found,
+    /// 40403 schema not found, 42201 invalid schema, 409 incompatible...).
+    #[error("schema registry: {operation} failed: {message}")]
+    SchemaRegistry {
+        operation: String,
+        status: Option<u16>,
+        error_code: Option<u32>,
+        message: String,
+    },
+
     /// A topology definition file could not be loaded (`file:line:col: message`).
     #[error(transparent)]
     Definition(#[from] crate::definition::DefinitionError),
@@ -181,6 +193,13 @@ impl StreamsError {
                 crate::kafka::error_kind(source)
             }
             StreamsError::TopicsNotReady { .. } => ErrorKind::Retriable,
+            // Unreachable registry or a server-side failure: try again; anything else (not
+            // found, unauthorized, invalid schema) will not go away by itself.
+            StreamsError::SchemaRegistry { status, .. } => match status {
+                None => ErrorKind::Retriable,
+                Some(s) if *s >= 500 || *s == 429 => ErrorKind::Retriable,
+                Some(_) => ErrorKind::Fatal,
+            },
             StreamsError::Config { .. }
             | StreamsError::MissingConfig { .. }
             | StreamsError::ConfigFile { .. }

@@ -10,6 +10,7 @@
 //! error names the property, where its value came from and what was expected.
 
 mod load;
+mod registry;
 mod set;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use crate::error::StreamsError;
 
 pub use load::RESERVED_ENV_VARS;
+pub use registry::{RegistryConfig, SubjectNameStrategy, registry_keys};
 
 /// Delivery guarantee (`processing.guarantee`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,6 +171,10 @@ pub struct StreamsConfig {
     /// `http.token`: when set, the endpoint wants `Authorization: Bearer {token}` on every
     /// request but `/health` (`WEIR_HTTP_TOKEN` in the environment).
     pub http_token: Option<String>,
+    /// The Schema Registry and how Avro serdes use it (`schema.registry.url`,
+    /// `basic.auth.user.info`, `auto.register.schemas`, ...; see [`RegistryConfig`]). These
+    /// properties are never passed to librdkafka.
+    pub schema_registry: RegistryConfig,
     /// Every other property, passed to librdkafka verbatim.
     pub kafka: BTreeMap<String, String>,
 }
@@ -220,6 +226,7 @@ impl StreamsConfig {
             http_addr: None,
             application_server: None,
             http_token: None,
+            schema_registry: RegistryConfig::default(),
             kafka: BTreeMap::new(),
         }
     }
@@ -310,6 +317,7 @@ impl fmt::Debug for StreamsConfig {
             .field("application_server", &self.application_server)
             // The token is a secret: say whether one is set, never what it is.
             .field("http_token", &self.http_token.as_ref().map(|_| "***"))
+            .field("schema_registry", &self.schema_registry)
             .field("kafka", &kafka)
             .finish()
     }
@@ -337,6 +345,7 @@ mod tests {
         assert_eq!(c.statestore_cache_max_bytes, 10 << 20);
         assert_eq!(c.rocksdb_block_cache_bytes, 64 << 20);
         assert_eq!(c.http_addr, None);
+        assert_eq!(c.schema_registry, RegistryConfig::default());
         assert!(c.kafka.is_empty());
     }
 

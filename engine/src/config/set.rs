@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::{CLIENT_PREFIXES, StreamsConfig, keys};
+use super::{CLIENT_PREFIXES, RegistryConfig, StreamsConfig, keys};
 use crate::error::StreamsError;
 
 /// librdkafka properties weir sets itself; setting them (with or without a client prefix) is an
@@ -103,6 +103,7 @@ impl StreamsConfig {
             keys::HTTP_ADDR => self.http_addr = optional(value),
             keys::APPLICATION_SERVER => self.application_server = optional(value),
             keys::HTTP_TOKEN => self.http_token = optional(value),
+            k if RegistryConfig::is_key(k) => self.schema_registry.set(k, value).map_err(err)?,
             _ => {
                 if key.is_empty() {
                     return Err(err("empty property name".into()));
@@ -244,6 +245,30 @@ mod tests {
             assert!(msg.contains(expected), "{key}: {msg}");
         }
         assert_eq!(c, StreamsConfig::new("app"), "failed sets change nothing");
+    }
+
+    #[test]
+    fn schema_registry_properties_are_typed_not_passed_to_librdkafka() {
+        let c = StreamsConfig::new("app")
+            .with("schema.registry.url", "http://registry:8081")
+            .and_then(|c| c.with("basic.auth.user.info", "u:p"))
+            .and_then(|c| c.with("auto.register.schemas", "false"))
+            .and_then(|c| c.with("value.subject.name.strategy", "record"))
+            .unwrap();
+        assert_eq!(c.schema_registry.urls, vec!["http://registry:8081"]);
+        assert!(!c.schema_registry.auto_register_schemas);
+        assert_eq!(
+            c.schema_registry.value_subject_name_strategy,
+            crate::config::SubjectNameStrategy::RecordName
+        );
+        assert!(c.kafka.is_empty(), "{:?}", c.kafka);
+        let e = StreamsConfig::new("app")
+            .with("auto.register.schemas", "maybe")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("auto.register.schemas") && e.to_string().contains("true"),
+            "{e}"
+        );
     }
 
     #[test]

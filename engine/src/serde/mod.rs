@@ -1,7 +1,8 @@
 //! Serdes: how keys and values of topics and stores become bytes and back.
 //!
 //! Owns the [`Serde`] trait and the built-in serdes reachable from [`Serdes`]: bytes, string,
-//! i64 (Kafka's big-endian `LongSerializer` format), JSON (serde) and Avro from a schema file.
+//! i64 (Kafka's big-endian `LongSerializer` format), JSON (serde), Avro from a schema file, and
+//! Avro in the Confluent Schema Registry wire format ([`registry`]).
 //! Serdes are shared between tasks and threads (`Send + Sync`) and must not panic on any input:
 //! a bad payload is an `Err`, which the runtime hands to the deserialization error handler.
 
@@ -29,6 +30,13 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn text_to_bytes(&self, _text: &str) -> Option<Result<Vec<u8>, String>> {
         None
     }
+    /// Start-up work for a topic this serde will write, so that a configuration problem is a
+    /// start-up error rather than a failed record (Schema Registry serdes register or look up
+    /// their schema here). Default: nothing.
+    fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        let _ = topic;
+        Ok(())
+    }
 }
 
 /// JSON text as a JSON value; text that is not JSON is taken as a JSON string (`p-1` and
@@ -43,6 +51,7 @@ pub type SerdeRef<T> = Arc<dyn Serde<T>>;
 mod avro;
 mod json;
 mod primitive;
+pub mod registry;
 
 pub use avro::AvroSerde;
 pub use json::JsonSerde;
@@ -76,5 +85,19 @@ impl Serdes {
         path: impl AsRef<std::path::Path>,
     ) -> Result<SerdeRef<T>, StreamsError> {
         Ok(Arc::new(AvroSerde::<T>::from_file(path)?))
+    }
+    /// Avro in the Confluent Schema Registry wire format for the `what` half of records, with
+    /// the schema in the `.avsc` file at `path` as reader and writer schema; ids come from
+    /// `registry` (see [`registry::open`]) as `config` says (subject strategy, auto-register).
+    pub fn avro_registry<T: Serialize + DeserializeOwned + 'static>(
+        registry: Arc<dyn registry::SchemaRegistry>,
+        path: impl AsRef<std::path::Path>,
+        what: crate::error::KeyOrValue,
+        config: &crate::config::RegistryConfig,
+    ) -> Result<SerdeRef<T>, StreamsError> {
+        let schema = AvroSerde::<T>::from_file(path)?.schema().clone();
+        Ok(Arc::new(registry::ConfluentAvroSerde::<T>::new(
+            registry, schema, what, config,
+        )))
     }
 }
