@@ -25,7 +25,8 @@ pub struct PartitionStatus {
     pub position: Option<i64>,
     /// Offset committed by this worker's last successful commit.
     pub committed: Option<i64>,
-    /// The partition's end offset as last fetched, when known.
+    /// The partition's end offset as librdkafka's statistics last reported it (every 2 s), when
+    /// known (never below `position`).
     pub end: Option<i64>,
     /// `end - position` (or `end - committed` before the first record).
     pub lag: Option<i64>,
@@ -310,7 +311,10 @@ pub(crate) fn status_of(
             let key = (topic.clone(), *partition);
             let position = t.positions.get(&key).copied();
             let committed = committed.get(&key).copied();
-            let end = consumer.high_watermark(topic, *partition);
+            // The statistics' end offset can be a report behind what was already read.
+            let end = consumer
+                .high_watermark(topic, *partition)
+                .map(|e| e.max(position.unwrap_or(e)));
             let lag = end.zip(position.or(committed)).map(|(e, p)| (e - p).max(0));
             PartitionStatus {
                 topic: topic.clone(),

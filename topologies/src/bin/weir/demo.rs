@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use weir_engine::http::{EndpointConfig, StateEndpoint};
 use weir_engine::kafka::embedded::EmbeddedBroker;
 use weir_engine::kafka::tools::RecordWriter;
 use weir_engine::{KafkaStreams, StreamsConfig, Topology};
@@ -48,6 +49,9 @@ pub struct DemoArgs {
     /// No live summary; only the totals at the end.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Where the state inspection endpoint listens (`off`: none).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: String,
 }
 
 struct Worker {
@@ -132,12 +136,32 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
         streams.start().map_err(run_failure)?;
         workers.push(Worker { name: app, streams });
     }
+    let endpoint = if args.http == "off" {
+        None
+    } else {
+        let render = metrics.clone();
+        let config = EndpointConfig {
+            bind: args.http.clone(),
+            token: None,
+            metrics: Some(Arc::new(move || render.render())),
+        };
+        let apps = workers.iter().map(|w| w.streams.app_state()).collect();
+        Some(StateEndpoint::start(config, apps).map_err(|e| {
+            Failure::BadInput(format!(
+                "{e} (another weir demo running? choose another address with --http, or --http off)"
+            ))
+        })?)
+    };
     let stop = Arc::new(AtomicBool::new(false));
     crate::signals::stop_on_signals(
         stop.clone(),
         "stopping: generators first, then the workers commit and leave",
     );
-    print_intro(&bootstrap, &args);
+    print_intro(
+        &bootstrap,
+        &args,
+        endpoint.as_ref().map(StateEndpoint::local_addr),
+    );
     // Step 4
     let generators: Vec<_> = [Dataset::Shop, Dataset::Client, Dataset::Messages]
         .into_iter()
@@ -182,6 +206,7 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
         }
     }
     summary.finish(started, produced);
+    drop(endpoint);
     drop(broker);
     if let Some(name) = failed {
         errors.push(format!("{name} stopped by itself (see the log above)"));
@@ -193,8 +218,19 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
     }
 }
 
-fn print_intro(bootstrap: &str, args: &DemoArgs) {
+fn print_intro(bootstrap: &str, args: &DemoArgs, http: Option<std::net::SocketAddr>) {
     println!("weir demo: embedded Kafka-protocol broker at {bootstrap}");
+    if let Some(a) = http {
+        println!("  state endpoint at http://{a}; try:");
+        println!("    curl -s http://{a}/ready");
+        println!("    curl -s http://{a}/tasks");
+        println!("    curl -s http://{a}/stores");
+        println!("    curl -s http://{a}/stores/user-interests/keys/u-0001");
+        println!(
+            "    curl -s 'http://{a}/stores/forbidden-products/range?limit=5&application=shop-filter'"
+        );
+        println!("    curl -s http://{a}/metrics | grep weir_dropped");
+    }
     println!(
         "  product-filter, user-recommendations and message-filter are running; generators write {} records/s each",
         args.rate

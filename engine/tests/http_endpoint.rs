@@ -1,0 +1,205 @@
+//! The state endpoint over a real socket, on a worker running on the embedded broker: health,
+//! readiness, token, topology, tasks, stores, keys (found, absent, bad), global stores, paginated
+//! ranges, and 4xx answers for bad requests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weir_engine::http::{EndpointConfig, StateEndpoint};
+use weir_engine::kafka::embedded::EmbeddedBroker;
+use weir_engine::kafka::tools::RecordWriter;
+use weir_engine::{
+    Consumed, Grouped, KafkaStreams, Materialized, Serdes, StreamsBuilder, StreamsConfig,
+};
+
+const TOKEN: &str = "s3cret";
+
+/// `GET path` over a fresh connection: (status, body).
+fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status: u16 = raw[9..12].parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // axum answers small bodies with a content-length; chunked bodies are not expected here.
+    (status, body.to_owned())
+}
+
+fn json(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let (status, body) = get(addr, path, Some(TOKEN));
+    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+    (status, v)
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_endpoint_answers_over_a_socket() {
+    let broker = EmbeddedBroker::start(1).unwrap();
+    let b = StreamsBuilder::new("counts-app");
+    b.global_table(
+        "labels",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("labels"),
+    );
+    b.stream("words", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .count(Materialized::as_("counts"));
+    let topology = b.build().unwrap();
+    broker.create_topics_of(&topology, 2, &[]).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let config = StreamsConfig::new("counts-app")
+        .with("bootstrap.servers", &broker.bootstrap_servers())
+        .and_then(|c| c.with("state.dir", &state.path().display().to_string()))
+        .and_then(|c| c.with("commit.interval.ms", "100"))
+        .unwrap();
+    let mut streams = KafkaStreams::new(topology, config);
+    streams.start().unwrap();
+    let endpoint = StateEndpoint::start(
+        EndpointConfig {
+            bind: "127.0.0.1:0".into(),
+            token: Some(TOKEN.into()),
+            metrics: None,
+        },
+        vec![streams.app_state()],
+    )
+    .unwrap();
+    let addr = endpoint.local_addr();
+
+    let w = RecordWriter::new(&broker.bootstrap_servers()).unwrap();
+    for k in ["k1", "k1", "k1", "k2"] {
+        w.send("words", k.as_bytes(), Some(b"x")).unwrap();
+    }
+    for i in 0..25 {
+        w.send("words", format!("w{i:02}").as_bytes(), Some(b"x"))
+            .unwrap();
+    }
+    w.send("labels", b"a", Some(b"alpha")).unwrap();
+    w.flush(Duration::from_secs(10)).unwrap();
+
+    // Health needs no token; everything else does.
+    assert_eq!(get(addr, "/health", None).0, 200);
+    let (status, body) = get(addr, "/tasks", None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(get(addr, "/tasks", Some("wrong")).0, 401);
+    eventually("ready", || json(addr, "/ready").0 == 200);
+    eventually("k1 counted three times", || {
+        let (s, v) = json(addr, "/stores/counts/keys/k1");
+        s == 200 && v["value"] == 3
+    });
+    let (_, v) = json(addr, "/stores/counts/keys/k1");
+    assert_eq!(v["key"], "k1");
+    assert_eq!(v["store"], "counts");
+    assert!(v["task"].as_str().unwrap().starts_with("0_"), "{v}");
+
+    // Absent key, unknown store (with a suggestion), bad requests.
+    let (s, v) = json(addr, "/stores/counts/keys/nobody");
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["error"], "key not found");
+    let (s, v) = json(addr, "/stores/count/keys/k1");
+    assert_eq!(s, 404);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `counts`"),
+        "{v}"
+    );
+    for bad in [
+        "/stores/counts/range?limit=0",
+        "/stores/counts/range?limit=1001",
+        "/stores/counts/range?limit=ten",
+        "/stores/counts/range?cursor=zz",
+        "/topology?format=yaml",
+    ] {
+        let (s, v) = json(addr, bad);
+        assert_eq!(s, 400, "{bad}: {v}");
+        assert!(v["error"].is_string(), "{bad}: {v}");
+    }
+    assert_eq!(get(addr, "/no/such/route", Some(TOKEN)).0, 404);
+    assert_eq!(json(addr, "/metrics").0, 404);
+
+    // The global store answers every key.
+    eventually("the label", || {
+        json(addr, "/stores/labels/keys/a").1["value"] == "alpha"
+    });
+
+    // Ranges: pages of 10 in key order, following the cursor, cover every key once.
+    eventually("all 27 keys", || {
+        json(addr, "/stores/counts/range?limit=1000").1["entries"]
+            .as_array()
+            .is_some_and(|e| e.len() == 27)
+    });
+    let mut keys = Vec::new();
+    let mut path = "/stores/counts/range?limit=10".to_owned();
+    let mut pages = 0;
+    loop {
+        let (s, v) = json(addr, &path);
+        assert_eq!(s, 200, "{v}");
+        pages += 1;
+        for e in v["entries"].as_array().unwrap() {
+            keys.push(e["key"].as_str().unwrap().to_owned());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => path = format!("/stores/counts/range?limit=10&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(keys.len(), 27);
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "pages in key order, no repeats");
+    let (_, v) = json(addr, "/stores/counts/range?prefix=w1");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 10);
+    let (_, v) = json(addr, "/stores/counts/range?from=w20&to=w23");
+    let got: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["w20", "w21", "w22"]);
+
+    // Stores, tasks, topology.
+    let (_, v) = json(addr, "/stores");
+    let counts = v["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "counts")
+        .unwrap();
+    assert_eq!(counts["tasks"].as_array().unwrap().len(), 2);
+    assert_eq!(counts["value_format"], "i64");
+    let (_, v) = json(addr, "/tasks");
+    let tasks = v["applications"][0]["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.iter().all(|t| t["state"] == "running"), "{v}");
+    let (_, v) = json(addr, "/topology");
+    assert_eq!(v["applications"][0]["application"], "counts-app");
+    let (s, text) = get(addr, "/topology?format=text", Some(TOKEN));
+    assert_eq!(s, 200);
+    assert!(text.contains("Sub-topology: 0"), "{text}");
+
+    drop(endpoint);
+    streams.close().unwrap();
+}
