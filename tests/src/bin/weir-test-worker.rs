@@ -158,6 +158,21 @@ fn run(args: Args) -> Result<(), String> {
     install_signal_handlers(streams.shutdown_flag())
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     streams.start().map_err(|e| format!("start: {e}"))?;
+    // `--set http.addr=HOST:PORT` serves the state endpoint (routing tests).
+    let _endpoint = match streams.config().http_addr.clone() {
+        Some(bind) => Some(
+            weir_engine::http::StateEndpoint::start(
+                weir_engine::http::EndpointConfig {
+                    bind,
+                    token: streams.config().http_token.clone(),
+                    metrics: None,
+                },
+                vec![streams.app_state()],
+            )
+            .map_err(|e| format!("state endpoint: {e}"))?,
+        ),
+        None => None,
+    };
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "worker started");
