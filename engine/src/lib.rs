@@ -26,6 +26,7 @@ pub mod dsl;
 pub mod error;
 pub mod graph;
 pub mod kafka;
+pub mod metrics;
 mod ops;
 pub mod processor;
 pub mod record;

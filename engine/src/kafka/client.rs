@@ -60,7 +60,13 @@ pub(crate) fn group_consumer_config(
     let mut c = base(
         config,
         "consumer.",
-        &[("client.id", &client_id), ("auto.offset.reset", "earliest")],
+        &[
+            ("client.id", &client_id),
+            ("auto.offset.reset", "earliest"),
+            // `weir_consumer_lag` comes from librdkafka's statistics; overridable
+            // (`statistics.interval.ms` or `consumer.statistics.interval.ms`, 0 turns it off).
+            ("statistics.interval.ms", "5000"),
+        ],
     );
     // Step 4: what the runtime depends on.
     c.set("group.id", &config.application_id)
@@ -178,6 +184,7 @@ mod tests {
         assert_eq!(get(&c, "max.poll.interval.ms"), Some("300000"));
         assert_eq!(get(&c, "session.timeout.ms"), Some("10000"));
         assert_eq!(get(&c, "group.instance.id"), None);
+        assert_eq!(get(&c, "statistics.interval.ms"), Some("5000"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::error::StreamsError;
+use crate::metrics::consumer::ConsumerMetrics;
 use crate::record::Headers;
 
 /// A partition of a topic.
@@ -35,9 +36,15 @@ pub(crate) trait RebalanceListener: Send + Sync {
 
 pub(crate) struct RebalanceContext {
     listener: Arc<dyn RebalanceListener>,
+    metrics: ConsumerMetrics,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`): the consumer lag gauges.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.metrics.stats(&statistics);
+    }
+}
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements()
@@ -74,14 +81,15 @@ impl GroupHandle for BaseConsumer<RebalanceContext> {
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
-            metrics::counter!("weir_rebalances_total").increment(1);
             self.listener.on_revoked(consumer, &partitions(tpl));
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            metrics::counter!("weir_rebalances_total").increment(1);
+            // One count per rebalance that reaches this consumer (its assignment, possibly
+            // empty or incremental), not one per callback.
+            self.metrics.rebalance();
             self.listener.on_assigned(&partitions(tpl));
         }
     }
@@ -109,8 +117,10 @@ impl GroupConsumer {
         listener: Arc<dyn RebalanceListener>,
         topics: &[&str],
     ) -> Result<Self, StreamsError> {
+        // The group id is the application id.
+        let metrics = ConsumerMetrics::new(config.get("group.id").unwrap_or_default());
         let inner: BaseConsumer<RebalanceContext> = config
-            .create_with_context(RebalanceContext { listener })
+            .create_with_context(RebalanceContext { listener, metrics })
             .map_err(|source| StreamsError::Kafka {
                 operation: "create consumer",
                 source,
