@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // WEIR_BENCH_METRICS=1: with the Prometheus recorder installed, as in a worker (without it
     // every metric handle is a no-op).
     let _metrics = match std::env::var_os("WEIR_BENCH_METRICS") {
-        Some(_) => Some(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?),
+        Some(_) => Some(weir_engine::metrics::install_prometheus()?),
         None => None,
     };
     let forbidden = 10_000usize;
