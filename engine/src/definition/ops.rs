@@ -83,10 +83,7 @@ fn elements(e: &Expr, out: Value) -> Vec<Value> {
     match out {
         Value::Array(items) => items,
         v if is_failed(&v) => vec![v],
-        other => vec![failure::failed(
-            &e,
-            &format!("expected a list, got {other}"),
-        )],
+        other => vec![failure::failed(e, &format!("expected a list, got {other}"))],
     }
 }
 
