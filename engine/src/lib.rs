@@ -27,6 +27,7 @@ pub mod error;
 pub mod graph;
 pub mod http;
 pub mod kafka;
+pub mod metrics;
 mod ops;
 pub mod processor;
 pub mod record;

@@ -2,7 +2,8 @@
 //! filter → global-table lookup (10k forbidden ids in RocksDB) → map_values → sink.
 //!
 //! Run: `cargo bench --profile dev -p weir-topologies --bench product_filter` (set `WEIR_BENCH_RECORDS` to
-//! change the record count). Prints records/s for each of 3 runs and the best.
+//! change the record count, `WEIR_BENCH_METRICS=1` to
+//! install the Prometheus recorder). Prints records/s for each of 3 runs and the best.
 
 use std::time::Instant;
 
@@ -10,8 +11,8 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use weir_engine::Headers;
 use weir_engine::testkit::{DriverConfig, TopologyTestDriver};
+use weir_engine::{Headers, StreamsConfig};
 use weir_topologies::model::Product;
 use weir_topologies::product_filter;
 
@@ -20,6 +21,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    // WEIR_BENCH_METRICS=1: with the Prometheus recorder installed, as in a worker (without it
+    // every metric handle is a no-op).
+    let _metrics = match std::env::var_os("WEIR_BENCH_METRICS") {
+        Some(_) => Some(weir_engine::metrics::install_prometheus()?),
+        None => None,
+    };
     let forbidden = 10_000usize;
     let distinct = 100_000usize;
     // Inputs serialized up front: the benchmark measures the engine, not the input generator.
@@ -43,8 +50,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rates = Vec::new();
     for run in 1..=3 {
         let dir = tempfile::tempdir()?;
+        // Invalid products (every 97th has a negative price) go to the dead-letter topic, as
+        // in a worker with the topology's config.
+        let mut errors = StreamsConfig::new("bench");
+        for (k, v) in product_filter::config() {
+            errors.set(&k, &v)?;
+        }
         let config = DriverConfig {
             state_dir: Some(dir.path().to_path_buf()),
+            error_handling: Some(errors),
             ..DriverConfig::default()
         };
         let mut d = TopologyTestDriver::with_config(product_filter::topology("bench")?, config)?;

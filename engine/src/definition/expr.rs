@@ -45,6 +45,8 @@ pub(crate) struct Compiler {
     pub env: Arc<Env>,
     pub errs: Errors,
     pub text: Arc<str>,
+    /// The application id, set once the file's `application` is read (for metric labels).
+    pub application: Arc<std::sync::OnceLock<String>>,
 }
 
 /// A compiled expression and the variables it reads.
@@ -55,6 +57,7 @@ pub(crate) struct Expr {
     vars: Vec<(String, Use)>,
     /// `file:line:col (step)`, naming the expression in runtime errors.
     pub label: Arc<str>,
+    application: Arc<std::sync::OnceLock<String>>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -137,6 +140,7 @@ impl Compiler {
                 what.replace('`', "").trim_end_matches(" step")
             )
             .into(),
+            application: self.application.clone(),
         })
     }
 
@@ -220,6 +224,14 @@ fn walk(e: &IdedExpr, bound: &BTreeSet<String>, out: &mut Refs) {
 }
 
 impl Expr {
+    /// The application id of the definition (empty before it is known).
+    pub(crate) fn application(&self) -> &str {
+        self.application
+            .get()
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
     /// Evaluates against `vals`, given in the order of the scope it was compiled with.
     pub fn eval(&self, vals: &[&Value]) -> Result<Value, EvalError> {
         let out = self.run(vals)?;
@@ -277,6 +289,7 @@ impl Expression {
             env: Arc::new(env),
             errs,
             text: text.into(),
+            application: Arc::default(),
         };
         c.compile(&node, "expression", variables).map(Expression)
     }
@@ -308,6 +321,7 @@ mod tests {
             env: Arc::new(environment().unwrap()),
             errs,
             text: text.into(),
+            application: Arc::default(),
         };
         (c, node)
     }

@@ -21,10 +21,14 @@ use crate::error::StreamsError;
 /// The key of a failed value. The NUL makes a clash with a real record field unlikely.
 pub(crate) const MARK: &str = "\u{0}weir.failed-expression";
 
-/// A failed value for the expression labelled `label` (`file:line:col (step)`).
-pub(crate) fn failed(label: &str, error: &str) -> Value {
-    metrics::counter!("weir_expression_errors_total", "expression" => label.to_owned())
-        .increment(1);
+/// A failed value for the expression `expr` (labelled `file:line:col (step)`).
+pub(crate) fn failed(expr: &Expr, error: &str) -> Value {
+    failed_labelled(expr.application(), &expr.label, error)
+}
+
+/// A failed value for the step labelled `label` of `application`.
+pub(crate) fn failed_labelled(application: &str, label: &str, error: &str) -> Value {
+    crate::metrics::expression_error(application, label);
     let mut inner = Map::new();
     inner.insert("expression".into(), Value::String(label.to_owned()));
     inner.insert("error".into(), Value::String(error.to_owned()));
@@ -65,8 +69,7 @@ pub(crate) fn as_error(v: &Value) -> Option<StreamsError> {
 
 /// Counts and logs a failed predicate; `outcome` says what became of the record.
 fn predicate_failed(expr: &Expr, error: &EvalError, outcome: &str) {
-    metrics::counter!("weir_expression_errors_total", "expression" => expr.label.to_string())
-        .increment(1);
+    crate::metrics::expression_error(expr.application(), &expr.label);
     tracing::warn!(expression = %expr.label, error = %error.0, "predicate failed; {outcome}");
 }
 
@@ -77,7 +80,7 @@ pub(crate) fn eval(expr: &Expr, vals: &[&Value]) -> Value {
     }
     match expr.eval(vals) {
         Ok(v) => v,
-        Err(e) => failed(&expr.label, &e.0),
+        Err(e) => failed(expr, &e.0),
     }
 }
 
@@ -106,8 +109,7 @@ pub(crate) fn try_test(expr: &Expr, vals: &[&Value]) -> Result<bool, crate::erro
         .into());
     }
     expr.test(vals).map_err(|e| {
-        metrics::counter!("weir_expression_errors_total", "expression" => expr.label.to_string())
-            .increment(1);
+        crate::metrics::expression_error(expr.application(), &expr.label);
         format!("{}: {}", expr.label, e.0).into()
     })
 }

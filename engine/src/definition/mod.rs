@@ -126,10 +126,12 @@ fn load_from(text: &str, file: &str, base: &Path) -> Result<Loaded, DefinitionEr
         env: Arc::new(env),
         errs: errs.clone(),
         text: text.into(),
+        application: Arc::default(),
     };
     let root = yaml::parse(text, &errs)?;
     let def = schema::read(&root, &errs, &compiler, base)?;
     let application = def.application.name.clone();
+    let _ = compiler.application.set(application.clone());
     let config = def.config.clone();
     let (topology, formats) = build::build(def, &errs)?;
     Ok(Loaded {

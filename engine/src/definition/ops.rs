@@ -83,10 +83,7 @@ fn elements(e: &Expr, out: Value) -> Vec<Value> {
     match out {
         Value::Array(items) => items,
         v if is_failed(&v) => vec![v],
-        other => vec![failure::failed(
-            &e.label,
-            &format!("expected a list, got {other}"),
-        )],
+        other => vec![failure::failed(e, &format!("expected a list, got {other}"))],
     }
 }
 
@@ -107,7 +104,7 @@ pub(crate) fn flat_map(s: &Stream, e: Expr) -> Stream {
                 f if is_failed(&f) => (f.clone(), f),
                 other => {
                     let f = failure::failed(
-                        &e.label,
+                        &e,
                         &format!("expected {{\"key\": ..., \"value\": ...}}, got {other}"),
                     );
                     (f.clone(), f)
@@ -163,7 +160,8 @@ fn joined(l: &LookupFn, v: Value, t: Option<Value>) -> Value {
                 m.insert(l.field.clone(), t);
                 Value::Object(m)
             }
-            other => failure::failed(
+            other => failure::failed_labelled(
+                &l.application,
                 &l.label,
                 &format!(
                     "the record value {other} is not an object, so the table value cannot be added \
@@ -180,6 +178,7 @@ struct LookupFn {
     value: Option<Expr>,
     field: String,
     label: String,
+    application: String,
 }
 
 /// `[value, matched]`: what an anti-join carries from its join to its filter.
@@ -213,7 +212,14 @@ pub(crate) fn lookup(
     name: &Option<String>,
     label: String,
 ) -> Stream {
+    let application = [&l.key, &l.many, &l.value]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|e| e.application().to_owned())
+        .unwrap_or_default();
     let f = Arc::new(LookupFn {
+        application,
         value: l.value,
         field: l.field,
         label,
@@ -227,7 +233,7 @@ pub(crate) fn lookup(
             // record reaches the processing error handler.
             f if is_failed(&f) => vec![f],
             other => vec![failure::failed(
-                &keys.label,
+                &keys,
                 &format!("`keys:` must give a list, got {other}"),
             )],
         };

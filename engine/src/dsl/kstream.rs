@@ -120,6 +120,7 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         let node = self.add(kind, vec![], move || Filter {
             pred: pred.clone(),
             keep,
+            dropped: metrics::Counter::noop(),
         });
         self.child(
             node,

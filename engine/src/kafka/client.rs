@@ -63,7 +63,9 @@ pub(crate) fn group_consumer_config(
         &[
             ("client.id", &client_id),
             ("auto.offset.reset", "earliest"),
-            // End offsets (lag) for the state endpoint and metrics come from the statistics.
+            // End offsets (the state endpoint's lag) and `weir_consumer_lag` come from
+            // librdkafka's statistics; overridable (`statistics.interval.ms` or
+            // `consumer.statistics.interval.ms`, 0 turns them off).
             ("statistics.interval.ms", "2000"),
         ],
     );
@@ -183,6 +185,7 @@ mod tests {
         assert_eq!(get(&c, "max.poll.interval.ms"), Some("300000"));
         assert_eq!(get(&c, "session.timeout.ms"), Some("10000"));
         assert_eq!(get(&c, "group.instance.id"), None);
+        assert_eq!(get(&c, "statistics.interval.ms"), Some("5000"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::error::StreamsError;
+use crate::metrics::consumer::ConsumerMetrics;
 use crate::record::Headers;
 
 /// A partition of a topic.
@@ -35,12 +36,16 @@ pub(crate) trait RebalanceListener: Send + Sync {
 
 pub(crate) struct RebalanceContext {
     listener: Arc<dyn RebalanceListener>,
+    metrics: ConsumerMetrics,
     /// End offset per partition, from librdkafka's statistics (`statistics.interval.ms`).
     ends: Arc<std::sync::Mutex<std::collections::HashMap<TopicPartition, i64>>>,
 }
 
 impl ClientContext for RebalanceContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`): the consumer lag gauges and
+    /// the end offsets the state endpoint reports.
     fn stats(&self, statistics: rdkafka::Statistics) {
+        self.metrics.stats(&statistics);
         let Ok(mut ends) = self.ends.lock() else {
             return;
         };
@@ -90,14 +95,15 @@ impl GroupHandle for BaseConsumer<RebalanceContext> {
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
-            metrics::counter!("weir_rebalances_total").increment(1);
             self.listener.on_revoked(consumer, &partitions(tpl));
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            metrics::counter!("weir_rebalances_total").increment(1);
+            // One count per rebalance that reaches this consumer (its assignment, possibly
+            // empty or incremental), not one per callback.
+            self.metrics.rebalance();
             self.listener.on_assigned(&partitions(tpl));
         }
     }
@@ -125,9 +131,12 @@ impl GroupConsumer {
         listener: Arc<dyn RebalanceListener>,
         topics: &[&str],
     ) -> Result<Self, StreamsError> {
+        // The group id is the application id.
+        let metrics = ConsumerMetrics::new(config.get("group.id").unwrap_or_default());
         let inner: BaseConsumer<RebalanceContext> = config
             .create_with_context(RebalanceContext {
                 listener,
+                metrics,
                 ends: Arc::default(),
             })
             .map_err(|source| StreamsError::Kafka {

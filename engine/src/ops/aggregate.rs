@@ -29,7 +29,7 @@ impl<K: 'static, V: 'static, VA: Clone + Send + 'static> Node for Aggregate<K, V
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         let key = peek::<K>(&msg.key)?;

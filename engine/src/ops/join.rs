@@ -35,7 +35,7 @@ impl<K: 'static, V: 'static, VT: 'static, VR: Clone + Send + 'static> Node
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         let other = store::get(
@@ -74,7 +74,7 @@ impl<K: 'static, V: 'static, KT: 'static, VT: 'static, VR: Clone + Send + 'stati
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         let v = take::<V>(v)?;

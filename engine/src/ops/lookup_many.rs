@@ -28,7 +28,7 @@ impl<K: 'static, V: 'static, KT: PartialEq + 'static, VT: 'static, VR: Clone + S
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         let v = take::<V>(v)?;

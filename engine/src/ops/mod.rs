@@ -28,8 +28,8 @@ pub(crate) fn as_key(e: StreamsError) -> StreamsError {
     }
 }
 
-/// Counts a record an operator dropped because it could not apply to it (null key or value).
-pub(crate) fn count_skipped(node: &str, reason: &'static str) {
-    metrics::counter!("weir_skipped_records_total", "processor" => node.to_owned(), "reason" => reason)
-        .increment(1);
+/// Counts a record an operator dropped because it could not apply to it (a null value), in
+/// `weir_skipped_records_total{reason="null_value"}` through the task's cached handle.
+pub(crate) fn count_skipped(ctx: &crate::runtime::node::Ctx<'_>) {
+    ctx.counters.null_value.increment(1);
 }

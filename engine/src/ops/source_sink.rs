@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{as_key, count_skipped};
+use super::as_key;
 use crate::error::StreamsError;
 use crate::graph::SourceDecoder;
 use crate::runtime::collector::ProducedRecord;
@@ -11,7 +11,8 @@ use crate::runtime::node::{Boxed, Ctx, Msg, Node, peek};
 use crate::serde::SerdeRef;
 
 /// Decodes a source topic's records with the source's key and value serdes. Records with a null
-/// key are skipped (a DSL key type has no null), counted in `weir_skipped_records_total`.
+/// key are skipped (a DSL key type has no null): `Ok(None)`, which the caller counts in
+/// `weir_skipped_records_total{reason="null_key"}`.
 pub(crate) struct TypedDecoder<K, V> {
     pub key: SerdeRef<K>,
     pub value: SerdeRef<V>,
@@ -25,7 +26,6 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> SourceDecoder for Typ
         value: Option<&[u8]>,
     ) -> Result<Option<(Boxed, Option<Boxed>)>, StreamsError> {
         let Some(kb) = key else {
-            count_skipped(topic, "null_key");
             return Ok(None);
         };
         let k = self.key.deserialize(topic, kb).map_err(as_key)?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::count_skipped;
 use crate::error::StreamsError;
-use crate::runtime::node::{Boxed, Ctx, Msg, Node, peek, take};
+use crate::runtime::node::{Boxed, Ctx, InitCtx, Msg, Node, peek, take};
 
 pub(crate) type Pred<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 
@@ -15,13 +15,21 @@ pub(crate) type Pred<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 pub(crate) type TryPred<K, V> =
     Arc<dyn Fn(&K, &V) -> Result<bool, crate::error::BoxError> + Send + Sync>;
 
-/// Keeps records whose predicate equals `keep`.
+/// Keeps records whose predicate equals `keep`; counts the others in
+/// `weir_dropped_records_total{processor}` (the handle registered at init, labelled with the
+/// node's name and the application).
 pub(crate) struct Filter<K, V> {
     pub pred: TryPred<K, V>,
     pub keep: bool,
+    pub dropped: metrics::Counter,
 }
 
 impl<K: 'static, V: 'static> Node for Filter<K, V> {
+    fn init(&mut self, ctx: &mut InitCtx<'_>) -> Result<(), StreamsError> {
+        self.dropped = crate::metrics::dropped_counter(ctx.application_id, ctx.name);
+        Ok(())
+    }
+
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let pass = match &msg.value {
             Some(v) => match (self.pred)(peek::<K>(&msg.key)?, peek::<V>(v)?) {
@@ -36,8 +44,7 @@ impl<K: 'static, V: 'static> Node for Filter<K, V> {
         if pass {
             ctx.forward(msg)
         } else {
-            metrics::counter!("weir_dropped_records_total", "processor" => ctx.node_name().to_owned())
-                .increment(1);
+            self.dropped.increment(1);
             Ok(())
         }
     }
@@ -68,7 +75,7 @@ impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'sta
 {
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         let (k2, v2) = (self.f)(take::<K>(msg.key)?, take::<V>(v)?);
@@ -88,7 +95,7 @@ pub(crate) struct SelectKey<K, V, K2> {
 impl<K: 'static, V: 'static, K2: Clone + Send + 'static> Node for SelectKey<K, V, K2> {
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = &msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         let k2 = (self.f)(peek::<K>(&msg.key)?, peek::<V>(v)?);
@@ -109,7 +116,7 @@ impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'sta
 {
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            count_skipped(ctx.node_name(), "null_value");
+            count_skipped(ctx);
             return Ok(());
         };
         for (k2, v2) in (self.f)(take::<K>(msg.key)?, take::<V>(v)?) {

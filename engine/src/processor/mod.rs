@@ -145,7 +145,7 @@ where
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let Some(v) = msg.value else {
-            crate::ops::count_skipped(ctx.node_name(), "null_value");
+            crate::ops::count_skipped(ctx);
             return Ok(());
         };
         let record = Record {

@@ -109,6 +109,7 @@ impl ActiveTask {
                     estimated_records = reader.estimated_records(),
                     "restoring"
                 );
+                crate::metrics::restored(&env.topology.application_id, name, 0);
                 restores.push(StoreRestore {
                     store: name.clone(),
                     reader,
@@ -170,11 +171,8 @@ impl ActiveTask {
                 store.restore(restore_batch(batch))?;
                 r.restored += n;
                 total += n;
-                metrics::counter!("weir_restore_records_total", "store" => r.store.clone())
-                    .increment(n);
+                crate::metrics::restored(task.application_id(), &r.store, n);
                 let remaining = (r.reader.estimated_records() - r.restored as i64).max(0);
-                metrics::gauge!("weir_restore_records_remaining", "store" => r.store.clone())
-                    .set(remaining as f64);
                 if r.last_report.elapsed() >= Duration::from_secs(2) {
                     tracing::info!(store = %r.store, restored = r.restored, remaining, "restoring");
                     r.last_report = std::time::Instant::now();

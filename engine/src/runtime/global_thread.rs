@@ -17,6 +17,7 @@ use crate::config::StreamsConfig;
 use crate::error::StreamsError;
 use crate::graph::{GlobalDef, Topology};
 use crate::kafka::restore::PartitionReader;
+use crate::metrics::worker::StorePublisher;
 use crate::runtime::stores::GlobalStore;
 
 struct GlobalTable {
@@ -28,6 +29,23 @@ struct GlobalTable {
 /// Keeps the global stores current.
 pub(crate) struct GlobalUpdater {
     tables: Vec<GlobalTable>,
+    decode_errors: metrics::Counter,
+    null_keys: metrics::Counter,
+    stats: StorePublisher,
+}
+
+/// `(approximate entries, bytes on disk)` of each global store, for the store gauges.
+fn store_stats(tables: &[GlobalTable]) -> BTreeMap<String, (u64, u64)> {
+    tables
+        .iter()
+        .map(|t| {
+            let stats = t
+                .store
+                .with(|s| Ok((s.approximate_num_entries()?, s.size_on_disk())))
+                .unwrap_or_default();
+            (t.store.name().to_owned(), stats)
+        })
+        .collect()
 }
 
 impl GlobalUpdater {
@@ -63,7 +81,13 @@ impl GlobalUpdater {
                 reader,
             });
         }
-        Ok(GlobalUpdater { tables })
+        let app = crate::metrics::app_label(&topology.application_id);
+        Ok(GlobalUpdater {
+            tables,
+            decode_errors: crate::metrics::skipped_counter(&app, "global_decode"),
+            null_keys: crate::metrics::skipped_counter(&app, "null_key"),
+            stats: StorePublisher::new(&topology.application_id, Duration::from_secs(5)),
+        })
     }
 
     /// The stores, for the stream threads' tasks.
@@ -77,6 +101,7 @@ impl GlobalUpdater {
         for t in &mut self.tables {
             let mut batch = WriteBatch::default();
             let decoder = t.def.decoder.clone();
+            let (decode_errors, null_keys) = (&self.decode_errors, &self.null_keys);
             t.reader.read(budget, |r| {
                 let o = batch.offsets.entry(r.partition).or_insert(r.offset);
                 *o = (*o).max(r.offset);
@@ -86,10 +111,10 @@ impl GlobalUpdater {
                             batch.writes.push((k.to_vec(), r.value.map(<[u8]>::to_vec)));
                         }
                     }
-                    Ok(None) => {}
+                    Ok(None) => null_keys.increment(1),
                     Err(e) => {
                         tracing::warn!(topic = r.topic, partition = r.partition, offset = r.offset, error = %e, "skipped an undecodable global-table record");
-                        metrics::counter!("weir_skipped_records_total", "reason" => "global_decode").increment(1);
+                        decode_errors.increment(1);
                     }
                 }
                 Ok(())
@@ -99,6 +124,8 @@ impl GlobalUpdater {
                 t.store.apply(batch)?;
             }
         }
+        let tables = &self.tables;
+        self.stats.maybe_publish(|| store_stats(tables));
         Ok(total)
     }
 

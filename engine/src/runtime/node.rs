@@ -156,6 +156,8 @@ pub(crate) struct Ctx<'a> {
     pub wall_clock: i64,
     pub task: crate::runtime::task::TaskId,
     pub application_id: &'a str,
+    /// The task's cached metric handles.
+    pub counters: &'a crate::metrics::TaskCounters,
 }
 
 impl Ctx<'_> {

@@ -9,12 +9,14 @@ use weir_state::{ChangelogSink, StateError};
 
 use crate::error::StreamsError;
 use crate::kafka::producer::Producer;
+use crate::metrics::thread::SinkMetrics;
 use crate::record::Headers;
 use crate::runtime::collector::{ProducedRecord, RecordCollector};
 
-/// Sends task output through the thread's producer.
+/// Sends task output through the thread's producer; counts it in the thread's sink metrics.
 pub(crate) struct ProducerCollector<'a> {
     pub producer: &'a Producer,
+    pub metrics: &'a mut SinkMetrics,
 }
 
 impl RecordCollector for ProducerCollector<'_> {
@@ -27,7 +29,8 @@ impl RecordCollector for ProducerCollector<'_> {
             r.timestamp,
             &r.headers,
         )?;
-        metrics::counter!("weir_records_produced_total", "topic" => r.topic).increment(1);
+        self.metrics
+            .produced(&r.topic, r.timestamp, crate::runtime::now_ms());
         Ok(())
     }
 }

@@ -31,6 +31,7 @@ use crate::kafka::consumer::{
     GroupConsumer, GroupHandle, Polled, RebalanceListener, TopicPartition,
 };
 use crate::kafka::producer::Producer;
+use crate::metrics::thread::ThreadMetrics;
 use crate::runtime::active_task::{ActiveTask, TaskEnv, TaskState};
 use crate::runtime::handler::{Decision, dead_letter_headers, decide};
 use crate::runtime::output::ProducerCollector;
@@ -60,6 +61,7 @@ pub(crate) struct ThreadCore {
     status: WorkerStatus,
     /// Whether the task list changed since it was last published.
     status_changed: bool,
+    metrics: ThreadMetrics,
 }
 
 /// Locks the core; a poisoned lock is an internal error, never a panic.
@@ -189,8 +191,7 @@ impl ThreadCore {
         }
         self.last_commit = Instant::now();
         self.status_changed = true;
-        metrics::counter!("weir_commits_total").increment(1);
-        metrics::histogram!("weir_commit_duration_seconds").record(started.elapsed().as_secs_f64());
+        self.metrics.committed(started, &self.tasks);
         Ok(())
     }
 
@@ -241,28 +242,30 @@ impl ThreadCore {
         };
         let mut out = ProducerCollector {
             producer: &self.producer,
+            metrics: &mut self.metrics.sinks,
         };
-        if let Err(e) = task.task.process(input, super::now_ms(), &mut out) {
+        let started = Instant::now();
+        let processed = task.task.process(input, super::now_ms(), &mut out);
+        self.metrics.processed(started);
+        if let Err(e) = processed {
             match decide(&self.config, &e) {
                 Decision::Fail => return Err(e),
                 Decision::Skip => {
                     tracing::warn!(task = %id, topic = m.topic, partition = m.partition, offset = m.offset, error = %e, "skipped a record");
-                    metrics::counter!("weir_skipped_records_total", "reason" => "error")
-                        .increment(1);
+                    self.metrics.skipped_error();
                 }
                 Decision::DeadLetter(topic) => {
                     let h = dead_letter_headers(&m.headers, &e, m.topic, m.partition, m.offset);
                     self.producer
                         .send(&topic, None, m.key, m.value, m.timestamp, &h)?;
-                    metrics::counter!("weir_dead_letter_records_total", "topic" => m.topic.to_owned()).increment(1);
+                    self.metrics.dead_letter(m.topic);
                 }
             }
         }
         task.positions
             .insert((m.topic.to_owned(), m.partition), m.offset + 1);
         task.dirty = true;
-        metrics::counter!("weir_records_consumed_total", "topic" => m.topic.to_owned())
-            .increment(1);
+        self.metrics.consumed(id, m.topic);
         Ok(())
     }
 
@@ -325,6 +328,7 @@ impl ThreadCore {
         let now = super::now_ms();
         let mut out = ProducerCollector {
             producer: &self.producer,
+            metrics: &mut self.metrics.sinks,
         };
         for t in self
             .tasks
@@ -383,6 +387,7 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
         committed: HashMap::default(),
         status: spec.status.clone(),
         status_changed: true,
+        metrics: ThreadMetrics::new(&spec.topology.application_id),
     }));
     let queries = spec.status.register_thread(&spec.name);
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -417,6 +422,8 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
                 return Err(e);
             }
             c.apply_assignment(&consumer)?;
+            let c = &mut *c;
+            c.metrics.publish_tasks(&c.tasks);
             if c.last_commit.elapsed() >= interval {
                 c.commit(consumer.handle())?;
             }

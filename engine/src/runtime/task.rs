@@ -52,6 +52,7 @@ pub(crate) struct Task {
     punctuations: Punctuations,
     stream_time: i64,
     meta: RecordMetadata,
+    counters: crate::metrics::TaskCounters,
 }
 
 impl Task {
@@ -111,11 +112,16 @@ impl Task {
             punctuations,
             stream_time: i64::MIN,
             meta: RecordMetadata::default(),
+            counters: crate::metrics::TaskCounters::new(&topology.application_id),
         })
     }
 
     pub(crate) fn id(&self) -> TaskId {
         self.id
+    }
+
+    pub(crate) fn application_id(&self) -> &str {
+        &self.application_id
     }
 
     pub(crate) fn stores(&self) -> &TaskStores {
@@ -139,6 +145,7 @@ impl Task {
         };
         let source = *source;
         let Some((key, value)) = decoder.decode(rec.topic, rec.key, rec.value)? else {
+            self.counters.null_key.increment(1);
             return Ok(());
         };
         if rec.timestamp > self.stream_time {
@@ -167,6 +174,7 @@ impl Task {
             wall_clock,
             task: self.id,
             application_id: &self.application_id,
+            counters: &self.counters,
         };
         ctx.run(source, msg)?;
         if !self.punctuations.is_empty() {
@@ -204,6 +212,7 @@ impl Task {
                 wall_clock,
                 task: self.id,
                 application_id: &self.application_id,
+                counters: &self.counters,
             };
             let r = n.punctuate(&mut ctx, id, ts);
             self.nodes[node] = Some(n);

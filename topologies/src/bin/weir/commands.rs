@@ -133,9 +133,7 @@ pub fn config_for_endpoint(config: &StreamsConfig) -> Result<Option<EndpointConf
     let Some(bind) = &config.http_addr else {
         return Ok(None);
     };
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| Failure::Run(e.into()))?;
+    let handle = weir_engine::metrics::install_prometheus().map_err(|e| Failure::Run(e.into()))?;
     Ok(Some(EndpointConfig {
         bind: bind.clone(),
         token: config.http_token.clone(),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use weir_engine::http::{EndpointConfig, StateEndpoint};
 use weir_engine::kafka::embedded::EmbeddedBroker;
 use weir_engine::kafka::tools::RecordWriter;
@@ -76,9 +76,7 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
         ..GeneratorConfig::default()
     };
     gen_config.validate().map_err(Failure::BadInput)?;
-    let metrics = PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(run_failure)?;
+    let metrics = weir_engine::metrics::install_prometheus().map_err(run_failure)?;
 
     // Step 1
     let broker = EmbeddedBroker::start(1).map_err(run_failure)?;
@@ -445,9 +443,9 @@ mod tests {
     #[test]
     fn metrics_text_is_summed_per_label() {
         let text = "# TYPE weir_records_consumed_total counter\n\
-            weir_records_consumed_total{topic=\"shop-products\"} 10\n\
-            weir_records_consumed_total{topic=\"shop-products\",task=\"0_1\"} 5\n\
-            weir_dropped_records_total{processor=\"drop-forbidden\"} 3\n\
+            weir_records_consumed_total{application=\"shop-filter\",topic=\"shop-products\",task=\"0_0\"} 10\n\
+            weir_records_consumed_total{application=\"shop-filter\",topic=\"shop-products\",task=\"0_1\"} 5\n\
+            weir_dropped_records_total{application=\"shop-filter\",processor=\"drop-forbidden\"} 3\n\
             weir_commits_total 7\n";
         let c = Counters::read(text);
         assert_eq!(c.shop_in, 15.0);
