@@ -101,7 +101,7 @@ impl StateEndpoint {
             .build()
             .map_err(|e| StreamsError::Internal(format!("state endpoint runtime: {e}")))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = routes::router(Arc::new(routes::Shared::new(config, apps)));
+        let router = routes::router(Arc::new(routes::Shared::new(config, apps, addr.to_string())));
         let thread = std::thread::Builder::new()
             .name("weir-http".into())
             .spawn(move || {

@@ -18,15 +18,23 @@ pub(crate) struct Shared {
     pub config: EndpointConfig,
     pub apps: Vec<AppState>,
     pub client: super::forward::Client,
+    /// This endpoint's address, naming the instance when an application has no directory.
+    pub addr: String,
 }
 
 impl Shared {
-    pub fn new(config: EndpointConfig, apps: Vec<AppState>) -> Shared {
+    pub fn new(config: EndpointConfig, apps: Vec<AppState>, addr: String) -> Shared {
         Shared {
             config,
             apps,
             client: super::forward::client(),
+            addr,
         }
+    }
+
+    /// Which instance answers for `app`: its directory id, else this endpoint's address.
+    pub fn instance_of(&self, app: &AppState) -> String {
+        app.instance().map_or_else(|| self.addr.clone(), str::to_owned)
     }
 }
 
@@ -185,7 +193,7 @@ async fn tasks(State(s): State<Arc<Shared>>) -> Response {
         .map(|a| {
             json!({
                 "application": a.application,
-                "instance": a.instance(),
+                "instance": s.instance_of(a),
                 "tasks": a.status.tasks(),
             })
         })
@@ -224,7 +232,7 @@ async fn instances(State(s): State<Arc<Shared>>) -> Response {
         .map(|a| {
             json!({
                 "application": a.application,
-                "instance": a.instance(),
+                "instance": s.instance_of(a),
                 "instances": a.directory.as_ref().map(|d| d.instances()).unwrap_or_default(),
             })
         })

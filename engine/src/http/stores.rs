@@ -202,7 +202,7 @@ pub(crate) async fn get_key(
         "store": def.name,
         "key": to_json(def.view.key.as_ref(), &kb),
         "task": task.map(|t| t.to_string()),
-        "instance": app.instance(),
+        "instance": s.instance_of(app),
     });
     match result.entries.into_iter().next() {
         None => {
@@ -360,7 +360,7 @@ pub(crate) async fn range(s: Arc<Shared>, store: String, p: RangeParams) -> Resp
     axum::Json(json!({
         "application": app.application,
         "store": def.name,
-        "instance": app.instance(),
+        "instance": s.instance_of(app),
         "scope": if def.global { "global store (every worker has all of it)".to_owned() } else {
             format!("this worker's tasks: {}", tasks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
         },
