@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(get(&c, "max.poll.interval.ms"), Some("300000"));
         assert_eq!(get(&c, "session.timeout.ms"), Some("10000"));
         assert_eq!(get(&c, "group.instance.id"), None);
-        assert_eq!(get(&c, "statistics.interval.ms"), Some("5000"));
+        assert_eq!(get(&c, "statistics.interval.ms"), Some("2000"));
     }
 
     #[test]
