@@ -78,6 +78,7 @@ fn the_endpoint_answers_over_a_socket() {
             bind: "127.0.0.1:0".into(),
             token: Some(TOKEN.into()),
             metrics: None,
+            tls: None,
         },
         vec![streams.app_state()],
     )
@@ -202,4 +203,68 @@ fn the_endpoint_answers_over_a_socket() {
 
     drop(endpoint);
     streams.close().unwrap();
+}
+
+#[test]
+fn with_a_certificate_the_endpoint_serves_https_only() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry");
+    let config = EndpointConfig {
+        tls: Some((fixtures.join("tls_cert.pem"), fixtures.join("tls_key.pem"))),
+        token: Some(TOKEN.into()),
+        ..EndpointConfig::new("127.0.0.1:0")
+    };
+    let endpoint = StateEndpoint::start(config, Vec::new()).unwrap();
+    let port = endpoint.local_addr().port();
+    // A client that trusts the test CA (the certificate is for localhost and 127.0.0.1).
+    let pem = std::fs::read(fixtures.join("tls_cert.pem")).unwrap();
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|i| match i {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .build()
+        .into();
+    let mut health = agent
+        .get(format!("https://localhost:{port}/health"))
+        .call()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        health
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("\"up\"")
+    );
+    let ready = agent
+        .get(format!("https://localhost:{port}/ready"))
+        .call()
+        .unwrap();
+    assert_eq!(ready.status(), 401, "the token is still required over TLS");
+    // Plain HTTP on the TLS port gets no answer.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    assert!(!String::from_utf8_lossy(&raw).contains("200 OK"));
+    // A client that does not trust the certificate fails the handshake.
+    let strict: ureq::Agent = ureq::Agent::config_builder().build().into();
+    assert!(
+        strict
+            .get(format!("https://localhost:{port}/health"))
+            .call()
+            .is_err()
+    );
 }

@@ -171,6 +171,10 @@ pub struct StreamsConfig {
     /// `http.token`: when set, the endpoint wants `Authorization: Bearer {token}` on every
     /// request but `/health` (`WEIR_HTTP_TOKEN` in the environment).
     pub http_token: Option<String>,
+    /// `http.tls.cert.location` and `http.tls.key.location`: PEM files; with both set the
+    /// endpoint serves HTTPS only.
+    pub http_tls_cert: Option<PathBuf>,
+    pub http_tls_key: Option<PathBuf>,
     /// The Schema Registry and how Avro serdes use it (`schema.registry.url`,
     /// `basic.auth.user.info`, `auto.register.schemas`, ...; see [`RegistryConfig`]). These
     /// properties are never passed to librdkafka.
@@ -199,6 +203,8 @@ pub mod keys {
     pub const HTTP_ADDR: &str = "http.addr";
     pub const APPLICATION_SERVER: &str = "application.server";
     pub const HTTP_TOKEN: &str = "http.token";
+    pub const HTTP_TLS_CERT: &str = "http.tls.cert.location";
+    pub const HTTP_TLS_KEY: &str = "http.tls.key.location";
 }
 
 /// Client prefixes of pass-through properties.
@@ -226,6 +232,8 @@ impl StreamsConfig {
             http_addr: None,
             application_server: None,
             http_token: None,
+            http_tls_cert: None,
+            http_tls_key: None,
             schema_registry: RegistryConfig::default(),
             kafka: BTreeMap::new(),
         }
@@ -317,6 +325,8 @@ impl fmt::Debug for StreamsConfig {
             .field("application_server", &self.application_server)
             // The token is a secret: say whether one is set, never what it is.
             .field("http_token", &self.http_token.as_ref().map(|_| "***"))
+            .field("http_tls_cert", &self.http_tls_cert)
+            .field("http_tls_key", &self.http_tls_key)
             .field("schema_registry", &self.schema_registry)
             .field("kafka", &kafka)
             .finish()

@@ -103,6 +103,8 @@ impl StreamsConfig {
             keys::HTTP_ADDR => self.http_addr = optional(value),
             keys::APPLICATION_SERVER => self.application_server = optional(value),
             keys::HTTP_TOKEN => self.http_token = optional(value),
+            keys::HTTP_TLS_CERT => self.http_tls_cert = optional(value).map(PathBuf::from),
+            keys::HTTP_TLS_KEY => self.http_tls_key = optional(value).map(PathBuf::from),
             k if RegistryConfig::is_key(k) => self.schema_registry.set(k, value).map_err(err)?,
             _ => {
                 if key.is_empty() {

@@ -21,13 +21,14 @@
 //! Every failure is a 4xx/5xx with a JSON `{"error": ...}`, never a panic. With `http.token`
 //! set, every request but `/health` needs `Authorization: Bearer {token}`.
 //!
-//! TLS is not terminated here: run the endpoint behind a TLS proxy (or a service mesh) when it
-//! leaves the host; it binds 127.0.0.1 unless told otherwise.
+//! It binds 127.0.0.1 unless told otherwise; with a certificate and key it serves HTTPS only
+//! (`tls`).
 
 mod app;
 mod forward;
 mod routes;
 mod stores;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +50,20 @@ pub struct EndpointConfig {
     pub token: Option<String>,
     /// `GET /metrics`; `None`: 404.
     pub metrics: Option<MetricsRenderer>,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl EndpointConfig {
+    /// Plain HTTP on `bind`, no token, no metrics.
+    pub fn new(bind: impl Into<String>) -> EndpointConfig {
+        EndpointConfig {
+            bind: bind.into(),
+            token: None,
+            metrics: None,
+            tls: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for EndpointConfig {
@@ -100,8 +115,16 @@ impl StateEndpoint {
             .enable_all()
             .build()
             .map_err(|e| StreamsError::Internal(format!("state endpoint runtime: {e}")))?;
+        let acceptor = match &config.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = routes::router(Arc::new(routes::Shared::new(config, apps, addr.to_string())));
+        let router = routes::router(Arc::new(routes::Shared::new(
+            config,
+            apps,
+            addr.to_string(),
+        )));
         let thread = std::thread::Builder::new()
             .name("weir-http".into())
             .spawn(move || {
@@ -113,6 +136,10 @@ impl StateEndpoint {
                             return;
                         }
                     };
+                    if let Some(acceptor) = acceptor {
+                        tls::serve(listener, acceptor, router, stopped).await;
+                        return;
+                    }
                     let served = axum::serve(listener, router)
                         .with_graceful_shutdown(async {
                             let _ = stopped.await;

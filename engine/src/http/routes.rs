@@ -34,7 +34,8 @@ impl Shared {
 
     /// Which instance answers for `app`: its directory id, else this endpoint's address.
     pub fn instance_of(&self, app: &AppState) -> String {
-        app.instance().map_or_else(|| self.addr.clone(), str::to_owned)
+        app.instance()
+            .map_or_else(|| self.addr.clone(), str::to_owned)
     }
 }
 

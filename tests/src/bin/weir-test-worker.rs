@@ -166,6 +166,7 @@ fn run(args: Args) -> Result<(), String> {
                     bind,
                     token: streams.config().http_token.clone(),
                     metrics: None,
+                    tls: None,
                 },
                 vec![streams.app_state()],
             )

@@ -134,10 +134,20 @@ pub fn config_for_endpoint(config: &StreamsConfig) -> Result<Option<EndpointConf
         return Ok(None);
     };
     let handle = weir_engine::metrics::install_prometheus().map_err(|e| Failure::Run(e.into()))?;
+    let tls = match (&config.http_tls_cert, &config.http_tls_key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::BadInput(
+                "HTTPS needs both http.tls.cert.location and http.tls.key.location".into(),
+            ));
+        }
+    };
     Ok(Some(EndpointConfig {
         bind: bind.clone(),
         token: config.http_token.clone(),
         metrics: Some(std::sync::Arc::new(move || handle.render())),
+        tls,
     }))
 }
 

@@ -142,6 +142,7 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
             bind: args.http.clone(),
             token: None,
             metrics: Some(Arc::new(move || render.render())),
+            tls: None,
         };
         let apps = workers.iter().map(|w| w.streams.app_state()).collect();
         Some(StateEndpoint::start(config, apps).map_err(|e| {
