@@ -133,3 +133,32 @@ fn format_mistakes_are_reported_at_their_position() {
         assert!(e.contains(expected), "{e}");
     }
 }
+
+#[test]
+fn registry_serdes_have_a_json_view_that_registers_nothing() {
+    use std::sync::Arc;
+    use weir_engine::error::KeyOrValue;
+    use weir_engine::serde::Serde;
+    use weir_engine::serde::registry::{GenericConfluentAvroSerde, RegistryConfig};
+    let table = Arc::new(LocalSchemas::new());
+    let s = GenericConfluentAvroSerde::new(
+        table.clone(),
+        Schema::parse_str(PRODUCT).unwrap(),
+        KeyOrValue::Value,
+        &RegistryConfig::default(),
+    );
+    let text = product("p-1", 3.5).to_string();
+    assert!(s.text_to_bytes(&text).unwrap().is_err(), "no id known yet");
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = definition::load(definition(dir.path(), "")).unwrap();
+    let (_, f) = &loaded.formats["products"];
+    let bytes = f.encode("products", &product("p-1", 3.5)).unwrap();
+    let view = f.serde();
+    assert_eq!(
+        view.bytes_to_json(&bytes).unwrap().unwrap(),
+        product("p-1", 3.5)
+    );
+    assert_eq!(view.text_to_bytes(&text).unwrap().unwrap(), bytes);
+    use weir_engine::serde::registry::SchemaRegistry;
+    assert!(table.latest("-value").unwrap().is_none());
+}

@@ -220,13 +220,16 @@ impl Serde<Value> for ValueSerde {
             },
             _ => crate::serde::text_as_json(text),
         };
+        if let Format::RegistryAvro(a) = &self.0 {
+            return Some(a.encode_view(&value));
+        }
         Some(self.0.encode("", &value).map_err(|e| e.to_string()))
     }
 }
 
 /// JSON as a schema-less Avro value; `resolve` then fits it to the schema (objects to records,
 /// numbers to the schema's numeric type, values to a union's matching branch).
-pub(super) fn json_to_avro(v: &Value) -> Avro {
+pub(crate) fn json_to_avro(v: &Value) -> Avro {
     match v {
         Value::Null => Avro::Null,
         Value::Bool(b) => Avro::Boolean(*b),
@@ -251,7 +254,7 @@ fn float(f: f64) -> Result<Value, String> {
 }
 
 /// A decoded Avro datum as JSON.
-pub(super) fn avro_to_json(v: Avro) -> Result<Value, String> {
+pub(crate) fn avro_to_json(v: Avro) -> Result<Value, String> {
     Ok(match v {
         Avro::Null => Value::Null,
         Avro::Boolean(b) => Value::Bool(b),

@@ -61,6 +61,7 @@ pub(crate) use error::closest;
 pub use error::{DefinitionError, Pos};
 pub use expr::Expression;
 pub use format::{AvroFormat, Format};
+pub(crate) use format::{avro_to_json, json_to_avro};
 pub use registry_format::{RegistryAvroFormat, RegistryBinding};
 
 use crate::graph::Topology;

@@ -190,6 +190,12 @@ impl RegistryAvroFormat {
         avro_to_json(datum).map_err(|m| de(m.into()))
     }
 
+    /// Encodes for a JSON view with an id already resolved, registering nothing.
+    pub(crate) fn encode_view(&self, value: &Value) -> Result<Vec<u8>, String> {
+        let serde = self.serde().map_err(|e| e.to_string())?;
+        serde.encode_view(&json_to_avro(value))
+    }
+
     pub(crate) fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
         self.serde()?.prepare(topic)
     }
