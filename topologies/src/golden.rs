@@ -37,13 +37,15 @@ pub enum GoldenError {
 }
 
 /// How a topic's keys or values are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Format {
     String,
     Json,
     I64,
     /// Output only: JSON when the bytes parse as JSON, else UTF-8 text (lossy).
     Any,
+    /// A definition file's format (Avro, Schema Registry Avro), records as its JSON view.
+    Definition(weir_engine::definition::Format),
 }
 
 /// One record of a golden file.
@@ -127,7 +129,7 @@ pub fn to_jsonl(records: &[GoldenRecord]) -> String {
         .collect()
 }
 
-fn encode(topic: &str, format: Format, v: &Value) -> Result<Vec<u8>, GoldenError> {
+fn encode(topic: &str, format: &Format, v: &Value) -> Result<Vec<u8>, GoldenError> {
     let err = |message: String| GoldenError::Encode {
         topic: topic.to_owned(),
         message,
@@ -143,10 +145,11 @@ fn encode(topic: &str, format: Format, v: &Value) -> Result<Vec<u8>, GoldenError
             .map(|n| n.to_be_bytes().to_vec())
             .ok_or_else(|| err(format!("expected an integer, got {v}"))),
         Format::Any => Err(err("input topics need a declared format".into())),
+        Format::Definition(f) => f.encode(topic, v).map_err(|e| err(e.to_string())),
     }
 }
 
-fn decode(topic: &str, format: Format, b: &[u8]) -> Result<Value, GoldenError> {
+fn decode(topic: &str, format: &Format, b: &[u8]) -> Result<Value, GoldenError> {
     let err = |message: String| GoldenError::Encode {
         topic: topic.to_owned(),
         message,
@@ -161,6 +164,7 @@ fn decode(topic: &str, format: Format, b: &[u8]) -> Result<Value, GoldenError> {
             .map_err(|_| err(format!("an i64 needs 8 bytes, got {}", b.len()))),
         Format::Any => Ok(serde_json::from_slice(b)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))),
+        Format::Definition(f) => f.decode(topic, b).map_err(|e| err(e.to_string())),
     }
 }
 
@@ -179,7 +183,7 @@ pub fn run(
     let fmt = |topic: &str| {
         formats
             .get(topic)
-            .copied()
+            .cloned()
             .ok_or_else(|| GoldenError::Encode {
                 topic: topic.to_owned(),
                 message: "no format known for this topic".into(),
@@ -201,8 +205,12 @@ pub fn run(
         let (topic, records) = &inputs[i];
         let r = &records[j];
         let (kf, vf) = fmt(topic)?;
-        let key = encode(topic, kf, &r.key)?;
-        let value = r.value.as_ref().map(|v| encode(topic, vf, v)).transpose()?;
+        let key = encode(topic, &kf, &r.key)?;
+        let value = r
+            .value
+            .as_ref()
+            .map(|v| encode(topic, &vf, v))
+            .transpose()?;
         let mut headers = Headers::new();
         for (k, v) in &r.headers {
             headers.add(k.clone(), v.clone().map(String::into_bytes));
@@ -219,11 +227,11 @@ pub fn run(
             .into_iter()
             .map(|r| {
                 Ok(GoldenRecord {
-                    key: decode(&topic, kf, r.key.as_deref().unwrap_or_default())?,
+                    key: decode(&topic, &kf, r.key.as_deref().unwrap_or_default())?,
                     value: r
                         .value
                         .as_deref()
-                        .map(|v| decode(&topic, vf, v))
+                        .map(|v| decode(&topic, &vf, v))
                         .transpose()?,
                     timestamp: Some(r.timestamp),
                     headers: r

@@ -6,6 +6,7 @@
 //! the product id up in the global table `forbidden-products` (key: product id, value: reason;
 //! a tombstone allows the product again) → keep the unmatched → `products`.
 
+use weir_engine::serde::SerdeRef;
 use weir_engine::{
     Consumed, Materialized, Produced, Serdes, StreamsBuilder, StreamsError, Topology,
 };
@@ -35,6 +36,15 @@ pub fn config() -> Vec<(String, String)> {
 
 /// The product-filter topology for `application_id`.
 pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
+    topology_with(application_id, Serdes::json())
+}
+
+/// The product-filter topology with `products` as the serde of the values of `shop-products`
+/// and `products` (JSON in [`topology`], Schema Registry Avro in [`crate::avro`]).
+pub fn topology_with(
+    application_id: &str,
+    products: SerdeRef<Product>,
+) -> Result<Topology, StreamsError> {
     let b = StreamsBuilder::new(application_id);
     let forbidden = b.global_table(
         FORBIDDEN,
@@ -43,7 +53,7 @@ pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
     );
     b.stream(
         INPUT,
-        Consumed::with(Serdes::string(), Serdes::json::<Product>()).named("shop-products-source"),
+        Consumed::with(Serdes::string(), products.clone()).named("shop-products-source"),
     )
     .try_filter(|_, p| p.validate().map(|()| true).map_err(Into::into))
     .named("valid-products")
@@ -59,7 +69,7 @@ pub fn topology(application_id: &str) -> Result<Topology, StreamsError> {
     .named("allowed-products")
     .to(
         OUTPUT,
-        Produced::with(Serdes::string(), Serdes::json()).named("products-sink"),
+        Produced::with(Serdes::string(), products).named("products-sink"),
     );
     b.build()
 }

@@ -19,7 +19,7 @@ fn case(name: &str) -> PathBuf {
 
 fn formats(list: &[(&str, Format, Format)]) -> Formats {
     list.iter()
-        .map(|(t, k, v)| ((*t).to_owned(), (*k, *v)))
+        .map(|(t, k, v)| ((*t).to_owned(), (k.clone(), v.clone())))
         .collect()
 }
 

@@ -7,6 +7,7 @@
 //! | `json` | JSON text | any JSON value |
 //! | `i64` | 8 bytes big-endian (Kafka's `LongSerializer`) | an integer |
 //! | `{avro: schema.avsc}` | an Avro datum of the schema | the datum as JSON (records → objects, unions → their branch, enums → strings, bytes → arrays of numbers) |
+//! | `{avro: schema.avsc, registry: true}` | Confluent wire format: magic byte 0, 4-byte schema id, datum (see `registry_format`) | as `{avro: ...}`; read data is resolved against the file's schema |
 //!
 //! Writing a value the format cannot hold is a serialization error; writing a failed value
 //! (see `failure`) is the expression's [`StreamsError::Process`].
@@ -20,6 +21,7 @@ use apache_avro::types::Value as Avro;
 use serde_json::{Map, Number, Value};
 
 use super::failure;
+use super::registry_format::RegistryAvroFormat;
 use crate::error::{KeyOrValue, StreamsError};
 use crate::serde::{Serde, SerdeRef};
 
@@ -32,6 +34,8 @@ pub enum Format {
     I64,
     /// Avro datums of one schema (no Schema Registry framing).
     Avro(AvroFormat),
+    /// Avro in the Confluent Schema Registry wire format.
+    RegistryAvro(RegistryAvroFormat),
 }
 
 /// An Avro schema read from a file.
@@ -57,12 +61,17 @@ impl AvroFormat {
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
+
+    pub(crate) fn schema_arc(&self) -> Arc<Schema> {
+        self.schema.clone()
+    }
 }
 
 impl fmt::Debug for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Format::Avro(a) => write!(f, "Avro({})", a.path.display()),
+            Format::RegistryAvro(a) => write!(f, "RegistryAvro({})", a.path.display()),
             other => f.write_str(other.name()),
         }
     }
@@ -72,6 +81,9 @@ impl PartialEq for Format {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Format::Avro(a), Format::Avro(b)) => a.path == b.path,
+            (Format::RegistryAvro(a), Format::RegistryAvro(b)) => {
+                a.path == b.path && a.what() == b.what()
+            }
             _ => self.name() == other.name(),
         }
     }
@@ -87,6 +99,7 @@ impl Format {
             Format::Json => "json",
             Format::I64 => "i64",
             Format::Avro(_) => "avro",
+            Format::RegistryAvro(_) => "avro-registry",
         }
     }
 
@@ -94,7 +107,7 @@ impl Format {
     /// become JSON (a computed value need not match the schema), others keep their format.
     pub(crate) fn computed(&self) -> Format {
         match self {
-            Format::Avro(_) => Format::Json,
+            Format::Avro(_) | Format::RegistryAvro(_) => Format::Json,
             other => other.clone(),
         }
     }
@@ -133,6 +146,7 @@ impl Format {
                 #[allow(deprecated)]
                 apache_avro::to_avro_datum(&a.schema, datum).map_err(|e| err(e.to_string()))
             }
+            Format::RegistryAvro(a) => a.encode(topic, value),
         }
     }
 
@@ -164,6 +178,16 @@ impl Format {
                 }
                 avro_to_json(datum).map_err(err)
             }
+            Format::RegistryAvro(a) => a.decode(topic, bytes),
+        }
+    }
+
+    /// Start-up work for a topic written with this format (registry Avro registers or looks
+    /// up its schema; see [`Serde::prepare`]).
+    pub fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        match self {
+            Format::RegistryAvro(a) => a.prepare(topic),
+            _ => Ok(()),
         }
     }
 }
@@ -181,6 +205,9 @@ impl Serde<Value> for ValueSerde {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        self.0.prepare(topic)
+    }
     fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<Value, String>> {
         Some(self.0.decode("", bytes).map_err(|e| e.to_string()))
     }
@@ -193,13 +220,16 @@ impl Serde<Value> for ValueSerde {
             },
             _ => crate::serde::text_as_json(text),
         };
+        if let Format::RegistryAvro(a) = &self.0 {
+            return Some(a.encode_view(&value));
+        }
         Some(self.0.encode("", &value).map_err(|e| e.to_string()))
     }
 }
 
 /// JSON as a schema-less Avro value; `resolve` then fits it to the schema (objects to records,
 /// numbers to the schema's numeric type, values to a union's matching branch).
-fn json_to_avro(v: &Value) -> Avro {
+pub(crate) fn json_to_avro(v: &Value) -> Avro {
     match v {
         Value::Null => Avro::Null,
         Value::Bool(b) => Avro::Boolean(*b),
@@ -224,7 +254,7 @@ fn float(f: f64) -> Result<Value, String> {
 }
 
 /// A decoded Avro datum as JSON.
-fn avro_to_json(v: Avro) -> Result<Value, String> {
+pub(crate) fn avro_to_json(v: Avro) -> Result<Value, String> {
     Ok(match v {
         Avro::Null => Value::Null,
         Avro::Boolean(b) => Value::Bool(b),

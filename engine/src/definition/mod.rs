@@ -48,6 +48,7 @@ mod functions;
 mod locate;
 mod ops;
 mod read_steps;
+mod registry_format;
 mod schema;
 mod steps;
 mod yaml;
@@ -60,6 +61,8 @@ pub(crate) use error::closest;
 pub use error::{DefinitionError, Pos};
 pub use expr::Expression;
 pub use format::{AvroFormat, Format};
+pub(crate) use format::{avro_to_json, json_to_avro};
+pub use registry_format::{RegistryAvroFormat, RegistryBinding};
 
 use crate::graph::Topology;
 
@@ -70,6 +73,9 @@ pub struct Loaded {
     pub topology: Topology,
     /// Topic → (key format, value format), for every topic a source, table or `to` names.
     pub formats: BTreeMap<String, (Format, Format)>,
+    /// The schema source of the file's registry Avro formats (see [`RegistryBinding`]): bind
+    /// it to a registry before use to override the file's `config:`.
+    pub registry: Arc<RegistryBinding>,
     /// Streams properties of the file's `config:` section, in file order: a worker applies
     /// them over its defaults (a properties file, `WEIR_*` variables and flags win).
     pub config: Vec<(String, String)>,
@@ -133,11 +139,20 @@ fn load_from(text: &str, file: &str, base: &Path) -> Result<Loaded, DefinitionEr
     let application = def.application.name.clone();
     let _ = compiler.application.set(application.clone());
     let config = def.config.clone();
-    let (topology, formats) = build::build(def, &errs)?;
+    let registry = def.registry.clone();
+    let (mut topology, formats) = build::build(def, &errs)?;
+    if registry.is_used() {
+        // A worker binds the file's registry formats to its own `schema.registry.*` first.
+        let hook = registry.clone();
+        topology.add_start_hook(Arc::new(move |c: &crate::StreamsConfig| {
+            hook.bind(&c.schema_registry)
+        }));
+    }
     Ok(Loaded {
         application,
         topology,
         formats,
         config,
+        registry,
     })
 }

@@ -185,8 +185,8 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
                 name: arg.name(errs, "`to` (a topic)")?,
                 pos: arg.pos,
             },
-            key: f.take("key").map(|n| r.format(n)).transpose()?,
-            value: f.take("value").map(|n| r.format(n)).transpose()?,
+            key: r.format_of(f.take("key"), crate::error::KeyOrValue::Key)?,
+            value: r.format_of(f.take("value"), crate::error::KeyOrValue::Value)?,
         },
         _ => return Err(errs.at(kind_key.pos, format!("step `{kind}` is not implemented"))),
     };

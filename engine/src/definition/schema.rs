@@ -7,14 +7,17 @@
 //! building) and anything the DSL itself validates.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error::{DefinitionError, Errors, Pos};
 use super::expr::Compiler;
 use super::format::{AvroFormat, Format};
 use super::read_steps::read_steps;
+use super::registry_format::{RegistryAvroFormat, RegistryBinding};
 use super::steps::Step;
 use super::yaml::{Fields, Kind, Node};
 use crate::config::StreamsConfig;
+use crate::error::KeyOrValue;
 
 /// A name given in the file, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +35,8 @@ pub(crate) struct Definition {
     pub streams: Vec<StreamDef>,
     /// Streams properties under `config:` (checked against [`StreamsConfig`]).
     pub config: Vec<(String, String)>,
+    /// The schema source of the file's `{avro: FILE, registry: true}` formats.
+    pub registry: Arc<RegistryBinding>,
 }
 
 pub(crate) struct TopicDecl {
@@ -76,6 +81,7 @@ pub(crate) struct Reader<'a> {
     pub tables: Vec<(String, bool)>,
     /// Streams read so far (a lookup may use one that ends in a table).
     pub streams: Vec<String>,
+    pub registry: Arc<RegistryBinding>,
 }
 
 const TOP_KEYS: [&str; 5] = ["application", "config", "topics", "tables", "streams"];
@@ -96,18 +102,11 @@ pub(crate) fn read(
         name: app.name(errs, "`application`")?,
         pos: app.pos,
     };
-    let mut r = Reader {
-        errs,
-        compiler,
-        base,
-        tables: Vec::new(),
-        streams: Vec::new(),
-    };
     let mut config = Vec::new();
+    let mut check = StreamsConfig::new(application.name.clone());
     if let Some(node) = top.take("config") {
         // Checked by setting them on a config of this application: bad keys and values are
         // errors of the file, at the value.
-        let mut check = StreamsConfig::new(application.name.clone());
         for (k, v) in Fields::of(node, errs, "`config` (streams properties)")?.all() {
             let value = v.text(errs, &format!("property `{}`", k.name))?;
             check
@@ -116,13 +115,21 @@ pub(crate) fn read(
             config.push((k.name.clone(), value));
         }
     }
+    let mut r = Reader {
+        errs,
+        compiler,
+        base,
+        tables: Vec::new(),
+        streams: Vec::new(),
+        registry: Arc::new(RegistryBinding::new(check.schema_registry.clone())),
+    };
     let mut topics = Vec::new();
     if let Some(node) = top.take("topics") {
         for (k, v) in Fields::of(node, errs, "`topics`")?.all() {
             let what = format!("topic `{}`", k.name);
             let mut f = Fields::of(v, errs, &what)?;
-            let key = f.take("key").map(|n| r.format(n)).transpose()?;
-            let value = f.take("value").map(|n| r.format(n)).transpose()?;
+            let key = r.format_of(f.take("key"), KeyOrValue::Key)?;
+            let value = r.format_of(f.take("value"), KeyOrValue::Value)?;
             f.finish(&TOPIC_KEYS)?;
             topics.push(TopicDecl {
                 topic: Named {
@@ -164,12 +171,23 @@ pub(crate) fn read(
         tables,
         streams,
         config,
+        registry: r.registry,
     })
 }
 
 impl Reader<'_> {
-    /// A format: `string`, `json`, `i64` or `{avro: FILE}`.
-    pub fn format(&self, node: &Node) -> Result<Format, DefinitionError> {
+    /// The format at `node`, if given, for the `what` half of records.
+    pub fn format_of(
+        &self,
+        node: Option<&Node>,
+        what: KeyOrValue,
+    ) -> Result<Option<Format>, DefinitionError> {
+        node.map(|n| self.format(n, what)).transpose()
+    }
+
+    /// A format: `string`, `json`, `i64`, `{avro: FILE}` or `{avro: FILE, registry: true}`
+    /// (Confluent wire format), for the `what` half of records (it names the subject).
+    pub fn format(&self, node: &Node, what: KeyOrValue) -> Result<Format, DefinitionError> {
         let errs = self.errs;
         match &node.kind {
             Kind::Str(s) => match s.as_str() {
@@ -186,15 +204,29 @@ impl Reader<'_> {
                 let mut f = Fields::of(node, errs, "a format")?;
                 let path = f.required("avro")?;
                 let file = path.name(errs, "the Avro schema file")?;
-                f.finish(&["avro"])?;
-                AvroFormat::from_file(&self.base.join(&file))
-                    .map(Format::Avro)
-                    .map_err(|m| errs.at(path.pos, m))
+                let registry = f
+                    .take("registry")
+                    .map(|n| n.boolean(errs, "`registry` (Confluent wire format)"))
+                    .transpose()?
+                    .unwrap_or(false);
+                f.finish(&["avro", "registry"])?;
+                let avro = AvroFormat::from_file(&self.base.join(&file))
+                    .map_err(|m| errs.at(path.pos, m))?;
+                Ok(if registry {
+                    Format::RegistryAvro(RegistryAvroFormat::new(
+                        &avro.path,
+                        avro.schema_arc(),
+                        what,
+                        &self.registry,
+                    ))
+                } else {
+                    Format::Avro(avro)
+                })
             }
             _ => Err(errs.at(
                 node.pos,
                 format!(
-                    "expected a format (string, json, i64 or {{avro: FILE}}), found {}",
+                    "expected a format (string, json, i64, {{avro: FILE}} or {{avro: FILE, registry: true}}), found {}",
                     node.describe()
                 ),
             )),
@@ -220,8 +252,8 @@ impl Reader<'_> {
             .map(|n| n.name(errs, "`store`"))
             .transpose()?
             .unwrap_or_else(|| name.to_owned());
-        let key = f.take("key").map(|n| self.format(n)).transpose()?;
-        let value = f.take("value").map(|n| self.format(n)).transpose()?;
+        let key = self.format_of(f.take("key"), KeyOrValue::Key)?;
+        let value = self.format_of(f.take("value"), KeyOrValue::Value)?;
         let node_name = f.take("name").map(|n| n.name(errs, "`name`")).transpose()?;
         f.finish(&TABLE_KEYS)?;
         Ok(TableDef {
@@ -272,7 +304,14 @@ impl Reader<'_> {
                     n.pos,
                     format!("`{k}` sets a topic's format; a stream continuing another has none"),
                 )),
-                Some(n) => self.format(n).map(Some),
+                Some(n) => {
+                    let what = if k == "key" {
+                        KeyOrValue::Key
+                    } else {
+                        KeyOrValue::Value
+                    };
+                    self.format(n, what).map(Some)
+                }
                 None => Ok(None),
             }
         };

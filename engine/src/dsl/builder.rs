@@ -27,6 +27,8 @@ pub(crate) struct Inner {
     pub repartitions: BTreeSet<String>,
     /// Problems found while building, reported by `build()` (DSL calls stay infallible).
     pub errors: Vec<String>,
+    /// Sink serdes to prepare at start-up (see `graph::prepare`).
+    pub sink_prepares: Vec<crate::graph::prepare::SinkPrepare>,
     counter: usize,
 }
 
@@ -144,6 +146,7 @@ impl StreamsBuilder {
                 globals: Vec::new(),
                 repartitions: BTreeSet::new(),
                 errors: Vec::new(),
+                sink_prepares: Vec::new(),
                 counter: 0,
             })),
         }
@@ -273,16 +276,19 @@ impl StreamsBuilder {
                     globals: g.globals.clone(),
                     repartitions: g.repartitions.clone(),
                     errors: g.errors.clone(),
+                    sink_prepares: g.sink_prepares.clone(),
                     counter: g.counter,
                 }
             });
-        Topology::new(
+        let mut t = Topology::new(
             inner.application_id,
             inner.nodes,
             inner.stores,
             inner.globals,
             inner.repartitions,
             inner.errors,
-        )
+        )?;
+        t.sink_prepares = inner.sink_prepares;
+        Ok(t)
     }
 }

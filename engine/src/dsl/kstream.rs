@@ -289,6 +289,10 @@ impl<K: Datum, V: Datum> KStream<K, V> {
             ));
             return;
         };
+        if let Target::Fixed(t) = &target {
+            let p = crate::graph::prepare::SinkPrepare::of(&name, t, &key, &value);
+            g.sink_prepares.push(p);
+        }
         let factory: crate::graph::NodeFactory = Arc::new(move || {
             Box::new(Sink {
                 target: target.clone(),
@@ -333,8 +337,9 @@ impl<K: Datum, V: Datum> KStream<K, V> {
             g.error(format!("two repartition steps are named `{name}`"));
         }
         let sink_name = g.name(Some(format!("{name}-repartition-sink")), "KSTREAM-SINK");
-        let (k2, v2) = (key.clone(), value.clone());
-        let t2 = topic.clone();
+        let p = crate::graph::prepare::SinkPrepare::of(&sink_name, &topic, &key, &value);
+        g.sink_prepares.push(p);
+        let (k2, v2, t2) = (key.clone(), value.clone(), topic.clone());
         let factory: crate::graph::NodeFactory = Arc::new(move || {
             Box::new(Sink {
                 target: Target::<K, V>::Fixed(t2.clone()),

@@ -5,12 +5,14 @@
 //! checks `build()` runs, and `describe()`. Does not own: running nodes (see `runtime`).
 
 mod describe;
+pub(crate) mod prepare;
 mod render;
 mod topology;
 
 use std::any::Any;
 use std::sync::Arc;
 
+pub use prepare::StartHook;
 pub use topology::{SubTopology, Topology};
 
 use crate::error::StreamsError;

@@ -55,6 +55,9 @@ pub struct Topology {
     pub(crate) subtopologies: Vec<SubTopology>,
     pub(crate) repartition_topics: BTreeSet<String>,
     pub(crate) copartition_groups: Vec<CopartitionGroup>,
+    /// Serdes to prepare at start-up, per fixed-topic sink (see `prepare`).
+    pub(crate) sink_prepares: Vec<super::prepare::SinkPrepare>,
+    pub(crate) start_hooks: Vec<super::prepare::StartHook>,
 }
 
 impl Topology {
@@ -147,6 +150,8 @@ impl Topology {
             subtopologies,
             repartition_topics,
             copartition_groups,
+            sink_prepares: Vec::new(),
+            start_hooks: Vec::new(),
         })
     }
 

@@ -1,6 +1,8 @@
 //! [`KafkaStreams`]: runs a [`Topology`] on a Kafka cluster — the worker.
 //!
 //! `start()`:
+//! 0. prepares every sink's serdes (`Topology::prepare`: Schema Registry subjects registered
+//!    or looked up), so a registry problem is a start-up error;
 //! 1. checks source topics and creates the internal ones (changelogs, repartition topics, the
 //!    dead-letter topic when one is configured);
 //! 2. opens the global stores and reads their topics to the end (bootstrap), then keeps them
@@ -139,6 +141,8 @@ impl KafkaStreams {
     /// Starts the worker (see the module doc); returns once the stream threads run.
     pub fn start(&mut self) -> Result<(), StreamsError> {
         let config = &self.config;
+        // Step 0: serdes' start-up work (Schema Registry subjects) before touching the cluster.
+        self.topology.prepare(config)?;
         // Step 1
         let layout =
             admin::ensure_internal_topics(config, &self.topology, Duration::from_secs(30))?;

@@ -116,6 +116,33 @@ impl Core {
         Ok(wire::frame(id, &datum))
     }
 
+    /// Encodes for a JSON view (the state endpoint's keys): with an id already resolved for
+    /// some topic (one schema has one id in a registry), registering nothing.
+    fn encode_view(&self, value: Value) -> Result<Vec<u8>, String> {
+        let id = self
+            .ids
+            .read()
+            .ok()
+            .and_then(|m| m.values().next().copied())
+            .ok_or("no schema id known yet (nothing was written with this serde)")?;
+        let value = value.resolve(&self.schema).map_err(|e| e.to_string())?;
+        let datum = GenericDatumWriter::builder(&self.schema)
+            .build()
+            .and_then(|w| w.write_value_to_vec(value))
+            .map_err(|e| e.to_string())?;
+        Ok(wire::frame(id, &datum))
+    }
+
+    fn view_json(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
+        let v = self.decode("", bytes).map_err(|e| e.to_string())?;
+        crate::definition::avro_to_json(v)
+    }
+
+    fn view_bytes(&self, text: &str) -> Result<Vec<u8>, String> {
+        let json = crate::serde::text_as_json(text);
+        self.encode_view(crate::definition::json_to_avro(&json))
+    }
+
     fn decode(&self, topic: &str, bytes: &[u8]) -> Result<Value, StreamsError> {
         let (id, datum) = wire::unframe(bytes).map_err(|e| self.de_error(topic, e))?;
         let writer = self
@@ -170,6 +197,12 @@ impl GenericConfluentAvroSerde {
     pub fn schema(&self) -> &Schema {
         &self.core.schema
     }
+
+    /// `value` encoded with an id already resolved (see [`Serde::text_to_bytes`]): for views
+    /// of written data, registering nothing.
+    pub fn encode_view(&self, value: &Value) -> Result<Vec<u8>, String> {
+        self.core.encode_view(value.clone())
+    }
 }
 
 impl Serde<Value> for GenericConfluentAvroSerde {
@@ -187,6 +220,14 @@ impl Serde<Value> for GenericConfluentAvroSerde {
 
     fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
         self.core.prepare(topic).map(|_| ())
+    }
+
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(self.core.view_json(bytes))
+    }
+
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(self.core.view_bytes(text))
     }
 }
 
@@ -243,6 +284,14 @@ where
 
     fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
         self.core.prepare(topic).map(|_| ())
+    }
+
+    fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
+        Some(self.core.view_json(bytes))
+    }
+
+    fn text_to_bytes(&self, text: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(self.core.view_bytes(text))
     }
 }
 

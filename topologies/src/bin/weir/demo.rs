@@ -1,5 +1,8 @@
 //! `weir demo`: the marketplace on a laptop with nothing installed.
 //!
+//! Shop products are Avro in Confluent's wire format (the embedded schema table stands in for a
+//! Schema Registry); searches, requests and messages are JSON.
+//!
 //! Steps: 1. start the embedded broker (librdkafka's mock cluster on 127.0.0.1) and create every
 //! topic the three topologies use (it has no CreateTopics API); 2. seed the forbidden-products
 //! table; 3. start product-filter, user-recommendations and message-filter (at-least-once: the
@@ -24,6 +27,7 @@ use weir_engine::http::{EndpointConfig, StateEndpoint};
 use weir_engine::kafka::embedded::EmbeddedBroker;
 use weir_engine::kafka::tools::RecordWriter;
 use weir_engine::{KafkaStreams, StreamsConfig, Topology};
+use weir_topologies::avro::AvroProducts;
 use weir_topologies::generate::{self, Dataset, GeneratorConfig};
 use weir_topologies::{message_filter, product_filter, user_recommendations};
 
@@ -78,13 +82,16 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
     gen_config.validate().map_err(Failure::BadInput)?;
     let metrics = weir_engine::metrics::install_prometheus().map_err(run_failure)?;
 
+    // Products travel as Avro in Confluent's wire format (schema topologies/schemas/product.avsc,
+    // ids from the embedded schema table: no Schema Registry needed).
+    let avro = AvroProducts::local().map_err(run_failure)?;
     // Step 1
     let broker = EmbeddedBroker::start(1).map_err(run_failure)?;
     let bootstrap = broker.bootstrap_servers();
     let topologies: Vec<(&'static str, Topology, Vec<(String, String)>)> = vec![
         (
             "shop-filter",
-            product_filter::topology("shop-filter").map_err(run_failure)?,
+            avro.topology("shop-filter").map_err(run_failure)?,
             product_filter::config(),
         ),
         (
@@ -164,7 +171,17 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
     // Step 4
     let generators: Vec<_> = [Dataset::Shop, Dataset::Client, Dataset::Messages]
         .into_iter()
-        .map(|d| spawn_generator(d, gen_config.clone(), &bootstrap, args.rate, stop.clone()))
+        .map(|d| {
+            let avro = (d == Dataset::Shop).then(|| avro.clone());
+            spawn_generator(
+                d,
+                gen_config.clone(),
+                &bootstrap,
+                args.rate,
+                avro,
+                stop.clone(),
+            )
+        })
         .collect::<Result<_, _>>()?;
     // Step 5
     let started = Instant::now();
@@ -252,6 +269,7 @@ fn spawn_generator(
     config: GeneratorConfig,
     bootstrap: &str,
     rate: f64,
+    avro: Option<AvroProducts>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<u64>, Failure> {
     let writer = RecordWriter::new(bootstrap).map_err(run_failure)?;
@@ -260,7 +278,11 @@ fn spawn_generator(
         .spawn(move || {
             let t0 = Instant::now();
             let mut sent = 0u64;
-            for (topic, key, value) in dataset.records(config) {
+            let records = match &avro {
+                Some(a) => a.encode_records(dataset.records(config)),
+                None => dataset.records(config),
+            };
+            for (topic, key, value) in records {
                 if stop.load(Ordering::Acquire) {
                     break;
                 }

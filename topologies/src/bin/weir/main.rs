@@ -5,7 +5,7 @@
 //! weir run (-f FILE | --topology NAME) [--bootstrap-servers H:P] [--config FILE] [--state-dir DIR]
 //!          [--processing-guarantee at_least_once|exactly_once_v2] [--threads N] [--http ADDR]
 //!          [--http-token T] [--set key=value]...
-//! weir check FILE...
+//! weir check FILE... [--registry URL]
 //! weir describe (-f FILE | --topology NAME) [--format text|dot|mermaid]
 //! weir try -f FILE --input TOPIC=records.jsonl ... [--output-dir DIR]
 //! weir produce shop|client|messages [--bootstrap-servers H:P] [--count N] [--rate R] [--seed S]
@@ -16,6 +16,7 @@
 //! Exit codes: 0 success, 1 a failure while running, 2 bad input (a definition file with errors,
 //! bad flags, bad records for `try`). `anyhow` is used here only, at the binary's edge.
 
+mod check_registry;
 mod commands;
 mod demo;
 mod forbid;
@@ -91,6 +92,10 @@ enum Command {
     Check {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
+        /// Also check the schemas of registry-Avro topics against this Schema Registry: exit 2
+        /// when one is incompatible, 1 when the registry cannot be reached.
+        #[arg(long, value_name = "URL")]
+        registry: Option<String>,
     },
     /// Print a topology's sub-topologies, sources, processors, stores and sinks.
     Describe {
@@ -168,7 +173,12 @@ fn main() -> ExitCode {
             http_token,
             sets,
         }),
-        Command::Check { files } => commands::check(&files),
+        Command::Check { files, registry } => {
+            commands::check(&files).and_then(|()| match registry {
+                Some(url) => check_registry::check(&files, &url),
+                None => Ok(()),
+            })
+        }
         Command::Describe { source, format } => commands::describe(&source, format),
         Command::Try {
             file,
