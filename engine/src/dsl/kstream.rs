@@ -10,9 +10,7 @@ use super::{
 use crate::graph::{NodeKind, SinkTopic};
 use crate::ops::join::{StreamGlobalJoin, StreamJoiner, StreamTableJoin};
 use crate::ops::source_sink::{PassThrough, Sink, Target};
-use crate::ops::stateless::{
-    Filter, FlatMap, FlatMapValues, Map, MapValues, Peek, SelectKey, TryPred,
-};
+use crate::ops::stateless::{FlatMap, FlatMapValues, Map, MapValues, Peek, SelectKey};
 use crate::processor::{Processor, ProcessorNode};
 use crate::serde::SerdeRef;
 
@@ -80,54 +78,6 @@ impl<K: Datum, V: Datum> KStream<K, V> {
     pub fn named(self, name: impl Into<String>) -> Self {
         self.b.borrow_mut().nodes[self.node].name = name.into();
         self
-    }
-
-    /// Keeps records for which `pred` holds.
-    pub fn filter(&self, pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KStream<K, V> {
-        self.filter_impl(Arc::new(move |k, v| Ok(pred(k, v))), true, "KSTREAM-FILTER")
-    }
-
-    /// Like [`KStream::filter`] with a predicate that can fail: a failure is a processing error
-    /// of that record (the configured handler decides: fail, skip, or dead-letter).
-    pub fn try_filter(
-        &self,
-        pred: impl Fn(&K, &V) -> Result<bool, crate::error::BoxError> + Send + Sync + 'static,
-    ) -> KStream<K, V> {
-        self.filter_impl(Arc::new(pred), true, "KSTREAM-FILTER")
-    }
-
-    /// Like [`KStream::filter_not`] with a predicate that can fail.
-    pub fn try_filter_not(
-        &self,
-        pred: impl Fn(&K, &V) -> Result<bool, crate::error::BoxError> + Send + Sync + 'static,
-    ) -> KStream<K, V> {
-        self.filter_impl(Arc::new(pred), false, "KSTREAM-FILTER")
-    }
-
-    /// Drops records for which `pred` holds.
-    pub fn filter_not(
-        &self,
-        pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
-    ) -> KStream<K, V> {
-        self.filter_impl(
-            Arc::new(move |k, v| Ok(pred(k, v))),
-            false,
-            "KSTREAM-FILTER",
-        )
-    }
-
-    fn filter_impl(&self, pred: TryPred<K, V>, keep: bool, kind: &str) -> KStream<K, V> {
-        let node = self.add(kind, vec![], move || Filter {
-            pred: pred.clone(),
-            keep,
-            dropped: metrics::Counter::noop(),
-        });
-        self.child(
-            node,
-            self.key_serde.clone(),
-            self.value_serde.clone(),
-            self.key_changed,
-        )
     }
 
     /// Replaces each value.

@@ -5,6 +5,7 @@
 
 mod branch;
 mod builder;
+mod filter;
 mod grouped;
 mod kstream;
 mod ktable;
