@@ -2,43 +2,16 @@
 //! topologies run in the test driver, including records whose expressions fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use serde_json::{Value, json};
+use support::definitions::{err, loaded, pipe, read};
 use weir_engine::StreamsError;
-use weir_engine::definition::{Format, Loaded, load, load_str};
+use weir_engine::definition::{Format, load};
 use weir_engine::testkit::TopologyTestDriver;
-
-fn loaded(yaml: &str) -> Loaded {
-    load_str(yaml, "f.yaml").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn err(yaml: &str) -> String {
-    match load_str(yaml, "f.yaml") {
-        Ok(_) => panic!("loaded, but expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
 
 fn driver(yaml: &str) -> TopologyTestDriver {
     TopologyTestDriver::new(loaded(yaml).topology).unwrap()
-}
-
-fn pipe(
-    d: &mut TopologyTestDriver,
-    topic: &str,
-    key: &str,
-    value: Value,
-) -> Result<(), StreamsError> {
-    d.input_topic(topic, Format::String.serde(), Format::Json.serde())
-        .pipe(d, json!(key), value)
-}
-
-fn read(d: &mut TopologyTestDriver, topic: &str) -> Vec<(Value, Value)> {
-    d.output_topic(topic, Format::String.serde(), Format::Json.serde())
-        .read_key_values(d)
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or(Value::Null)))
-        .collect()
 }
 
 // ---------------------------------------------------------------- load errors

@@ -3,40 +3,13 @@
 //! stream above ends in, and the `config:` section.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::{Value, json};
-use weir_engine::definition::{Format, Loaded, load_str};
+mod support;
+
+use serde_json::json;
+use support::definitions::{err, loaded, pipe, read};
+use weir_engine::definition::Format;
 use weir_engine::testkit::{DriverConfig, TopologyTestDriver};
 use weir_engine::{StreamsConfig, StreamsError};
-
-fn loaded(yaml: &str) -> Loaded {
-    load_str(yaml, "f.yaml").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn err(yaml: &str) -> String {
-    match load_str(yaml, "f.yaml") {
-        Ok(_) => panic!("loaded, but expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
-
-fn pipe(
-    d: &mut TopologyTestDriver,
-    topic: &str,
-    key: &str,
-    value: Value,
-) -> Result<(), StreamsError> {
-    d.input_topic(topic, Format::String.serde(), Format::Json.serde())
-        .pipe(d, json!(key), value)
-}
-
-fn read(d: &mut TopologyTestDriver, topic: &str) -> Vec<(Value, Value)> {
-    d.output_topic(topic, Format::String.serde(), Format::Json.serde())
-        .read_key_values(d)
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or(Value::Null)))
-        .collect()
-}
 
 const VALIDATE: &str = r#"application: shop
 config:
