@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -128,6 +129,14 @@ impl TopicTail {
                             headers,
                             timestamp: m.timestamp().to_millis(),
                         });
+                    }
+                    // librdkafka reports lost connections (a broker restarting) as errors of the
+                    // stream and reconnects by itself: keep polling.
+                    Some(Err(KafkaError::MessageConsumption(
+                        code @ (RDKafkaErrorCode::AllBrokersDown
+                        | RDKafkaErrorCode::BrokerTransportFailure),
+                    ))) => {
+                        eprintln!("weir-tests: consuming `{}`: {code}; retrying", self.topic);
                     }
                     Some(Err(e)) => {
                         panic!("consuming `{}` from {}: {e}", self.topic, self.bootstrap)
