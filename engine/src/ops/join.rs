@@ -79,11 +79,7 @@ impl<K: 'static, V: 'static, KT: 'static, VT: 'static, VR: Clone + Send + 'stati
         };
         let v = take::<V>(v)?;
         let kt = (self.selector)(peek::<K>(&msg.key)?, &v);
-        let kb = self.key.serialize(&self.store, &kt).map_err(as_key)?;
-        let (store, serde) = (&self.store, &self.value);
-        let other = ctx.global(self.index).get_with(&kb, |raw| {
-            raw.map(|b| serde.deserialize(store, b)).transpose()
-        })??;
+        let other = global_row(ctx, self.index, &self.store, &self.key, &self.value, &kt)?;
         match (self.joiner)(v, other) {
             Some(out) => ctx.forward(Msg {
                 value: Some(Box::new(out)),
@@ -92,6 +88,21 @@ impl<K: 'static, V: 'static, KT: 'static, VT: 'static, VR: Clone + Send + 'stati
             None => Ok(()),
         }
     }
+}
+
+/// The row of global store `store` (reader `index`) under `key`, decoded.
+pub(crate) fn global_row<KT: 'static, VT: 'static>(
+    ctx: &mut Ctx<'_>,
+    index: usize,
+    store: &str,
+    key_serde: &SerdeRef<KT>,
+    value_serde: &SerdeRef<VT>,
+    key: &KT,
+) -> Result<Option<VT>, StreamsError> {
+    let kb = key_serde.serialize(store, key).map_err(as_key)?;
+    ctx.global(index).get_with(&kb, |raw| {
+        raw.map(|b| value_serde.deserialize(store, b)).transpose()
+    })?
 }
 
 pub(crate) type TableJoiner<VL, VR, VO> =

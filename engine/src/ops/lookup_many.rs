@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::count_skipped;
 use crate::error::StreamsError;
-use crate::ops::as_key;
+use crate::ops::join::global_row;
 use crate::runtime::node::{Ctx, InitCtx, Msg, Node, peek, take};
 use crate::serde::SerdeRef;
 
@@ -32,21 +32,18 @@ impl<K: 'static, V: 'static, KT: PartialEq + 'static, VT: 'static, VR: Clone + S
             return Ok(());
         };
         let v = take::<V>(v)?;
-        let mut keys = (self.keys)(peek::<K>(&msg.key)?, &v);
+        let keys = (self.keys)(peek::<K>(&msg.key)?, &v);
         let mut unique: Vec<KT> = Vec::with_capacity(keys.len());
-        for k in keys.drain(..) {
+        for k in keys {
             if !unique.contains(&k) {
                 unique.push(k);
             }
         }
         let mut found = Vec::new();
-        let (store, serde) = (&self.store, &self.value);
         for kt in unique {
-            let kb = self.key.serialize(store, &kt).map_err(as_key)?;
-            let row = ctx.global(self.index).get_with(&kb, |raw| {
-                raw.map(|b| serde.deserialize(store, b)).transpose()
-            })??;
-            if let Some(row) = row {
+            if let Some(row) =
+                global_row(ctx, self.index, &self.store, &self.key, &self.value, &kt)?
+            {
                 found.push((kt, row));
             }
         }
