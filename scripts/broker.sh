@@ -44,6 +44,14 @@ cmd_bin() {
         echo "$b"
         return 0
     fi
+    # One installer at a time (test processes may ask together); the others then find it.
+    mkdir -p "$CACHE_BASE"
+    exec 9>"$CACHE_BASE/venv.lock"
+    flock 9
+    if b="$(venv_bin)" && "$b" --version >/dev/null 2>&1; then
+        echo "$b"
+        return 0
+    fi
     log "installing $PACKAGE into $VENV"
     rm -rf "$VENV"
     python3 -m venv "$VENV" >&2

