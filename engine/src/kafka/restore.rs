@@ -4,13 +4,19 @@
 //! The end is the partition EOF librdkafka reports (`enable.partition.eof`), not a high watermark
 //! fetched up front: a broker's watermark can lag the log (tansu's does for multi-record batches),
 //! and under exactly-once the end of the committed data is what a `read_committed` fetch reaches.
+//!
+//! A start offset the partition does not hold (a checkpoint beyond the log end after the topic was
+//! deleted and re-created, or below the log start after records were deleted) is not silently
+//! reset: the reader stops and reports it ([`PartitionReader::out_of_range`]), because the store
+//! it fills must then be wiped and read in full (`weir_state::plan_restore`). The broker says so
+//! (librdkafka's `auto.offset.reset=error`), so no watermark has to be trusted for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -32,16 +38,21 @@ pub(crate) struct PartitionReader {
     /// Partitions not yet at their end.
     pending: BTreeSet<i32>,
     estimated_records: i64,
+    /// A start offset was out of the partition's range (see the module doc).
+    out_of_range: bool,
 }
 
 impl PartitionReader {
     /// Assigns partitions of `topic` (partition → first offset to read; `None` = from the
-    /// beginning).
+    /// beginning). A start offset out of the partition's range stops the reader (see
+    /// [`PartitionReader::out_of_range`]), whatever `auto.offset.reset` says.
     pub(crate) fn new(
         config: &ClientConfig,
         topic: &str,
         start: &BTreeMap<i32, Option<i64>>,
     ) -> Result<Self, StreamsError> {
+        let mut config = config.clone();
+        config.set("auto.offset.reset", "error");
         let inner: BaseConsumer = config.create().map_err(|source| StreamsError::Kafka {
             operation: "create restore consumer",
             source,
@@ -70,6 +81,7 @@ impl PartitionReader {
             inner,
             pending: start.keys().cloned().collect(),
             estimated_records: remaining,
+            out_of_range: false,
         })
     }
 
@@ -81,7 +93,21 @@ impl PartitionReader {
 
     /// True when every partition reached its end at least once.
     pub(crate) fn caught_up(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.is_empty() && !self.out_of_range
+    }
+
+    /// True when the broker refused a start offset as out of the partition's range: the reader
+    /// reads no more, and whatever it fills must be wiped and read from the beginning.
+    pub(crate) fn out_of_range(&self) -> bool {
+        self.out_of_range
+    }
+
+    /// `(low, high)` watermarks of `partition` (for the log line that says why a store is wiped;
+    /// never for the decision, see the module doc).
+    pub(crate) fn watermarks(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        self.inner
+            .fetch_watermarks(topic, partition, Duration::from_secs(5))
+            .ok()
     }
 
     /// Reads for at most `budget`, handing each record to `f`. Returns the number of records.
@@ -92,7 +118,7 @@ impl PartitionReader {
     ) -> Result<usize, StreamsError> {
         let deadline = Instant::now() + budget;
         let mut n = 0;
-        while Instant::now() < deadline {
+        while Instant::now() < deadline && !self.out_of_range {
             match self.inner.poll(Duration::from_millis(50)) {
                 None => {
                     if self.pending.is_empty() {
@@ -101,6 +127,11 @@ impl PartitionReader {
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.pending.remove(&p);
+                }
+                Some(Err(KafkaError::MessageConsumption(
+                    RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+                ))) => {
+                    self.out_of_range = true;
                 }
                 Some(Err(source))
                     if crate::kafka::error_kind(&source) == crate::error::ErrorKind::Retriable =>
