@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use weir_state::{KeyValueStore as _, RocksDbConfig, RocksDbStore};
 use weir_tests::{
-    Broker, Consumed, TopicTail, WorkerArgs, WorkerProcess, consume_all, ConsumeOpts,
-    create_topic, delete_topic, produce, temp_state_dir, unique_name,
+    Broker, ConsumeOpts, Consumed, TopicTail, WorkerArgs, WorkerProcess, consume_all, create_topic,
+    delete_topic, produce, temp_state_dir, unique_name,
 };
 use weir_topologies::model::Search;
 use weir_topologies::user_interests;
@@ -100,8 +100,8 @@ fn a_checkpoint_beyond_a_recreated_changelog_wipes_the_store() {
     }
     let app = unique_name("wipe");
     let state = temp_state_dir();
-    let args = WorkerArgs::new("user-interests", &bootstrap, &app, state.path())
-        .commit_interval_ms(100);
+    let args =
+        WorkerArgs::new("user-interests", &bootstrap, &app, state.path()).commit_interval_ms(100);
 
     // Phase 1: a: 2 searches, b: 5, c: 2; the worker counts them and stops cleanly.
     let mut first = Vec::new();
@@ -111,15 +111,20 @@ fn a_checkpoint_beyond_a_recreated_changelog_wipes_the_store() {
     produce(&bootstrap, user_interests::INPUT, first);
     let mut w = WorkerProcess::start(WORKER, "wipe-1", &args);
     let mut counts = TopicTail::uncommitted(&bootstrap, user_interests::COUNTS);
-    let expected: BTreeMap<String, i64> =
-        [("user-a", 2), ("user-b", 5), ("user-c", 2)].map(|(u, n)| (u.to_owned(), n)).into();
+    let expected: BTreeMap<String, i64> = [("user-a", 2), ("user-b", 5), ("user-c", 2)]
+        .map(|(u, n)| (u.to_owned(), n))
+        .into();
     assert!(
         counts.wait_for(Duration::from_secs(60), |rs| last_counts(rs) == expected),
         "counts {:?}, expected {expected:?}\n{}",
         last_counts(counts.records()),
         w.log_tail(30)
     );
-    assert!(w.terminate(Duration::from_secs(30)).success(), "{}", w.log_tail(30));
+    assert!(
+        w.terminate(Duration::from_secs(30)).success(),
+        "{}",
+        w.log_tail(30)
+    );
     let path = store_dir(state.path(), user_interests::COUNT_STORE);
     assert_eq!(
         store_contents(&path, user_interests::COUNT_STORE),
@@ -129,14 +134,21 @@ fn a_checkpoint_beyond_a_recreated_changelog_wipes_the_store() {
 
     // The changelog, re-created while the worker is down, holds one record: user-a -> 100.
     let changelog = format!("{app}-{}-changelog", user_interests::COUNT_STORE);
-    let old = consume_all(&bootstrap, &changelog, ConsumeOpts::until_idle(Duration::from_secs(2)));
+    let old = consume_all(
+        &bootstrap,
+        &changelog,
+        ConsumeOpts::until_idle(Duration::from_secs(2)),
+    );
     assert!(old.len() >= 3, "the old changelog: {} records", old.len());
     delete_topic(&bootstrap, &changelog);
     create_topic(&bootstrap, &changelog, 1, true);
     produce(
         &bootstrap,
         &changelog,
-        [(Some(b"user-a".to_vec()), Some(100i64.to_be_bytes().to_vec()))],
+        [(
+            Some(b"user-a".to_vec()),
+            Some(100i64.to_be_bytes().to_vec()),
+        )],
     );
 
     // Phase 2: one more search each of a and b.
@@ -147,8 +159,9 @@ fn a_checkpoint_beyond_a_recreated_changelog_wipes_the_store() {
         [search("user-a", 10), search("user-b", 10)],
     );
     let before = counts.len();
-    let expected_after: BTreeMap<String, i64> =
-        [("user-a", 101), ("user-b", 1)].map(|(u, n)| (u.to_owned(), n)).into();
+    let expected_after: BTreeMap<String, i64> = [("user-a", 101), ("user-b", 1)]
+        .map(|(u, n)| (u.to_owned(), n))
+        .into();
     let reached = counts.wait_for(Duration::from_secs(60), |rs| {
         last_counts(&rs[before.min(rs.len())..]) == expected_after
     });
@@ -169,7 +182,11 @@ fn a_checkpoint_beyond_a_recreated_changelog_wipes_the_store() {
             || l.contains("out of range")),
         "no log line says why the store was wiped:\n{log}"
     );
-    assert!(w.terminate(Duration::from_secs(30)).success(), "{}", w.log_tail(30));
+    assert!(
+        w.terminate(Duration::from_secs(30)).success(),
+        "{}",
+        w.log_tail(30)
+    );
     assert_eq!(
         store_contents(&path, user_interests::COUNT_STORE),
         expected_after,

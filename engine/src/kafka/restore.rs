@@ -5,11 +5,11 @@
 //! fetched up front: a broker's watermark can lag the log (tansu's does for multi-record batches),
 //! and under exactly-once the end of the committed data is what a `read_committed` fetch reaches.
 //!
-//! A start offset the partition does not hold (a checkpoint beyond the log end after the topic was
-//! deleted and re-created, or below the log start after records were deleted) is not silently
-//! reset: the reader stops and reports it ([`PartitionReader::out_of_range`]), because the store
-//! it fills must then be wiped and read in full (`weir_state::plan_restore`). The broker says so
-//! (librdkafka's `auto.offset.reset=error`), so no watermark has to be trusted for it.
+//! A checkpoint the partition does not hold (beyond the log end after the topic was deleted and
+//! re-created, or below the log start after records were deleted) means the store must be wiped
+//! and read in full (`weir_state::plan_restore`). [`checkpoint_outside_log`] decides that before
+//! a restore starts; and a start offset the broker refuses later is not silently reset either:
+//! the reader stops and reports it ([`PartitionReader::out_of_range`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -20,7 +20,102 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use weir_state::{PartitionExtent, RestoreReason, plan_restore};
+
 use crate::error::StreamsError;
+
+/// Why a store's checkpoint `checkpoint` (the offset of the last changelog record it holds) cannot
+/// be resumed from in `topic`'s `partition`, or `None` when it can: the plan of
+/// [`weir_state::plan_restore`] on the partition's watermarks. A checkpoint at or beyond the
+/// reported log end is confirmed by reading the record at `checkpoint` itself before the store is
+/// declared stale, because some brokers report the log end low (tansu does after multi-record
+/// batches) and some do not refuse an offset beyond it (tansu again: its fetch just answers
+/// nothing): the record is there, or the broker refuses the offset, or nothing arrives in
+/// `probe` — then it is not there.
+pub(crate) fn checkpoint_outside_log(
+    config: &ClientConfig,
+    topic: &str,
+    partition: i32,
+    checkpoint: i64,
+    probe: Duration,
+) -> Result<Option<String>, StreamsError> {
+    let mut config = config.clone();
+    config.set("auto.offset.reset", "error");
+    let consumer: BaseConsumer = config.create().map_err(|source| StreamsError::Kafka {
+        operation: "create restore consumer",
+        source,
+    })?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .map_err(|source| StreamsError::Kafka {
+            operation: "fetch changelog watermarks",
+            source,
+        })?;
+    let extent = PartitionExtent {
+        partition,
+        low,
+        high,
+    };
+    let checkpoints = weir_state::Offsets::from([(partition, checkpoint)]);
+    let reason = plan_restore(&checkpoints, &[extent])
+        .first()
+        .map(|p| p.reason);
+    match reason {
+        Some(RestoreReason::CheckpointBelowLogStart) => Ok(Some(format!(
+            "checkpoint {checkpoint} is below the changelog's start {low} (records the store \
+             never saw were deleted)"
+        ))),
+        Some(RestoreReason::CheckpointBeyondLogEnd) => {
+            if holds_offset(&consumer, topic, partition, checkpoint, probe)? {
+                Ok(None)
+            } else {
+                Ok(Some(format!(
+                    "checkpoint {checkpoint} is beyond the changelog's end {high} (the topic \
+                     was deleted and re-created, or truncated)"
+                )))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Whether `topic`'s `partition` has a record at `offset` or later (see
+/// [`checkpoint_outside_log`]).
+fn holds_offset(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    probe: Duration,
+) -> Result<bool, StreamsError> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .and_then(|()| consumer.assign(&tpl))
+        .map_err(|source| StreamsError::Kafka {
+            operation: "assign changelog probe",
+            source,
+        })?;
+    let deadline = Instant::now() + probe;
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(m)) => return Ok(m.offset() >= offset),
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(false),
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+            ))) => return Ok(false),
+            Some(Err(source))
+                if crate::kafka::error_kind(&source) == crate::error::ErrorKind::Retriable => {}
+            Some(Err(source)) => {
+                return Err(StreamsError::Kafka {
+                    operation: "changelog probe",
+                    source,
+                });
+            }
+            None => {}
+        }
+    }
+    Ok(false)
+}
 
 /// One record read while restoring.
 pub(crate) struct Restored<'a> {
@@ -100,14 +195,6 @@ impl PartitionReader {
     /// reads no more, and whatever it fills must be wiped and read from the beginning.
     pub(crate) fn out_of_range(&self) -> bool {
         self.out_of_range
-    }
-
-    /// `(low, high)` watermarks of `partition` (for the log line that says why a store is wiped;
-    /// never for the decision, see the module doc).
-    pub(crate) fn watermarks(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
-        self.inner
-            .fetch_watermarks(topic, partition, Duration::from_secs(5))
-            .ok()
     }
 
     /// Reads for at most `budget`, handing each record to `f`. Returns the number of records.

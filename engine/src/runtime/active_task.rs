@@ -15,8 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weir_state::{
-    ChangelogRecord, KeyValueStore, PartitionExtent, RestoreReason, RocksDbConfig, RocksDbStore,
-    StoreBuilder, plan_restore, restore_batch,
+    ChangelogRecord, KeyValueStore, RocksDbConfig, RocksDbStore, StoreBuilder, restore_batch,
 };
 
 use crate::config::StreamsConfig;
@@ -24,7 +23,11 @@ use crate::error::StreamsError;
 use crate::graph::Topology;
 use crate::kafka::consumer::TopicPartition;
 use crate::kafka::producer::Producer;
-use crate::kafka::restore::PartitionReader;
+use crate::kafka::restore::{PartitionReader, checkpoint_outside_log};
+
+/// How long a checkpoint beyond the changelog's reported end is probed for (see
+/// [`checkpoint_outside_log`]).
+const CHECKPOINT_PROBE: Duration = Duration::from_secs(2);
 use crate::runtime::output::ChangelogWriter;
 use crate::runtime::stores::{GlobalReader, GlobalStore, TaskStores};
 use crate::runtime::task::{Task, TaskId};
@@ -121,9 +124,30 @@ impl ActiveTask {
                     Ok(builder.build()?)
                 })
             };
-            let store = open()?;
+            let mut store = open()?;
             if let Some(topic) = changelog {
-                let checkpoint = store.committed_offsets()?.get(&id.partition).copied();
+                let mut checkpoint = store.committed_offsets()?.get(&id.partition).copied();
+                if let Some(c) = checkpoint
+                    && let Some(why) = checkpoint_outside_log(
+                        env.restore_config,
+                        &topic,
+                        id.partition,
+                        c,
+                        CHECKPOINT_PROBE,
+                    )?
+                {
+                    tracing::warn!(
+                        task = %id,
+                        store = %name,
+                        changelog = %topic,
+                        partition = id.partition,
+                        "{why}: wiping the store and restoring it from the changelog's start"
+                    );
+                    store.close()?;
+                    RocksDbStore::destroy(name, &path)?;
+                    store = open()?;
+                    checkpoint = None;
+                }
                 let start = BTreeMap::from([(id.partition, checkpoint.map(|o| o + 1))]);
                 let reader = PartitionReader::new(env.restore_config, &topic, &start)?;
                 tracing::info!(
@@ -258,44 +282,19 @@ impl ActiveTask {
     }
 }
 
-/// The checkpoint of `r`'s store is outside what its changelog partition holds (the broker
-/// refused it as a start offset): the store has data its changelog no longer backs, or misses
-/// deletes the changelog no longer has. Wipes it — close, delete its directory, open it empty —
-/// and reads the changelog from its start, saying why (`weir_state::plan_restore`'s reasons).
+/// The checkpoint of `r`'s store turned out to be outside what its changelog partition holds (the
+/// broker refused it as a start offset after [`checkpoint_outside_log`] let it pass): the store
+/// has data its changelog no longer backs, or misses deletes the changelog no longer has. Wipes
+/// it — close, delete its directory, open it empty — and reads the changelog from its start.
 fn wipe_and_restart(
     task: &mut Task,
     r: &mut StoreRestore,
     restore_config: &rdkafka::config::ClientConfig,
 ) -> Result<(), StreamsError> {
-    let watermarks = r.reader.watermarks(&r.changelog, r.partition);
-    let reason = match (r.checkpoint, watermarks) {
-        (Some(c), Some((low, high))) => {
-            let checkpoint = weir_state::Offsets::from([(r.partition, c)]);
-            let extent = PartitionExtent {
-                partition: r.partition,
-                low,
-                high,
-            };
-            match plan_restore(&checkpoint, &[extent]).first().map(|p| p.reason) {
-                Some(RestoreReason::CheckpointBeyondLogEnd) => format!(
-                    "checkpoint {c} is at or beyond the changelog's end {high} (the topic was \
-                     deleted and re-created, or truncated)"
-                ),
-                Some(RestoreReason::CheckpointBelowLogStart) => format!(
-                    "checkpoint {c} is below the changelog's start {low} (records the store \
-                     never saw were deleted)"
-                ),
-                _ => format!(
-                    "the broker refused offset {} as out of range (watermarks {low}..{high})",
-                    c + 1
-                ),
-            }
-        }
-        (c, _) => format!(
-            "the broker refused start offset {:?} as out of range",
-            c.map(|c| c + 1)
-        ),
-    };
+    let reason = format!(
+        "the broker refused start offset {:?} as out of the changelog's range",
+        r.checkpoint.map(|c| c + 1)
+    );
     tracing::warn!(
         task = %task.id(),
         store = %r.store,

@@ -16,7 +16,10 @@ use weir_state::{RocksDbConfig, RocksDbStore, StoreBuilder, WriteBatch};
 use crate::config::StreamsConfig;
 use crate::error::StreamsError;
 use crate::graph::{GlobalDef, Topology};
-use crate::kafka::restore::PartitionReader;
+use crate::kafka::restore::{PartitionReader, checkpoint_outside_log};
+
+/// How long a checkpoint beyond the topic's reported end is probed for.
+const CHECKPOINT_PROBE: Duration = Duration::from_secs(2);
 use crate::metrics::worker::StorePublisher;
 use crate::runtime::stores::GlobalStore;
 
@@ -91,14 +94,40 @@ impl GlobalUpdater {
             .join("global");
         let mut tables = Vec::new();
         for def in &topology.globals {
-            let raw =
-                StoreBuilder::rocksdb(def.store.as_str(), dir.join(&def.store), rocksdb.clone())
-                    .build()?;
-            let checkpoint = raw.committed_offsets()?;
+            let path = dir.join(&def.store);
+            let open = || -> Result<_, StreamsError> {
+                Ok(
+                    StoreBuilder::rocksdb(def.store.as_str(), path.clone(), rocksdb.clone())
+                        .build()?,
+                )
+            };
+            let mut raw = open()?;
+            let mut checkpoint = raw.committed_offsets()?;
             let count = partitions
                 .get(&def.topic)
                 .copied()
                 .ok_or_else(|| StreamsError::MissingSourceTopic(def.topic.clone()))?;
+            // A checkpoint the topic no longer holds: the store may keep rows the topic lost.
+            for (&p, &c) in &checkpoint {
+                if p >= count {
+                    continue;
+                }
+                if let Some(why) =
+                    checkpoint_outside_log(reader_config, &def.topic, p, c, CHECKPOINT_PROBE)?
+                {
+                    tracing::warn!(
+                        store = %def.store,
+                        topic = %def.topic,
+                        partition = p,
+                        "{why}: wiping the global store and reading the topic from its start"
+                    );
+                    raw.close()?;
+                    RocksDbStore::destroy(&def.store, &path)?;
+                    raw = open()?;
+                    checkpoint.clear();
+                    break;
+                }
+            }
             let start = (0..count)
                 .map(|p| (p, checkpoint.get(&p).map(|o| o + 1)))
                 .collect();
@@ -107,7 +136,7 @@ impl GlobalUpdater {
                 def: def.clone(),
                 store: GlobalStore::new(raw, crate::runtime::stores::DEFAULT_MIRROR_BYTES)?,
                 reader,
-                path: dir.join(&def.store),
+                path,
                 rocksdb: rocksdb.clone(),
                 partitions: count,
             });
