@@ -246,3 +246,77 @@ impl PartitionReader {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::StreamsConfig;
+    use crate::kafka::client::restore_consumer_config;
+    use crate::kafka::embedded::EmbeddedBroker;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+
+    /// A changelog partition with offsets 0..5 on librdkafka's mock cluster, and the restore
+    /// consumer config a worker would use for it.
+    fn changelog() -> (EmbeddedBroker, ClientConfig) {
+        let broker = EmbeddedBroker::start(1).unwrap();
+        broker.create_topic("cl", 1).unwrap();
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap_servers())
+            .create()
+            .unwrap();
+        for i in 0..5 {
+            let key = format!("k{i}");
+            producer
+                .send(BaseRecord::to("cl").partition(0).key(&key).payload("v"))
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        let mut config = StreamsConfig::new("probe");
+        config.bootstrap_servers = broker.bootstrap_servers();
+        (broker, restore_consumer_config(&config))
+    }
+
+    #[test]
+    fn a_checkpoint_inside_the_log_is_resumed_from() {
+        let (_broker, config) = changelog();
+        for c in [0, 2, 4] {
+            let why = checkpoint_outside_log(&config, "cl", 0, c, Duration::from_secs(2)).unwrap();
+            assert_eq!(why, None, "checkpoint {c}");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_beyond_the_log_end_says_so() {
+        let (_broker, config) = changelog();
+        for c in [5, 9, 1_000] {
+            let why = checkpoint_outside_log(&config, "cl", 0, c, Duration::from_secs(2))
+                .unwrap()
+                .unwrap_or_else(|| panic!("checkpoint {c} passed"));
+            assert!(
+                why.contains(&format!("checkpoint {c} is beyond the changelog's end 5")),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reader_started_beyond_the_log_end_stops_and_says_so() {
+        let (_broker, config) = changelog();
+        let mut reader =
+            PartitionReader::new(&config, "cl", &BTreeMap::from([(0, Some(9))])).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !reader.out_of_range() && Instant::now() < deadline {
+            reader.read(Duration::from_millis(200), |_| Ok(())).unwrap();
+        }
+        assert!(reader.out_of_range(), "no out-of-range report in 10 s");
+        assert!(!reader.caught_up());
+        // From the beginning, the same partition reads all five records.
+        let mut reader = PartitionReader::new(&config, "cl", &BTreeMap::from([(0, None)])).unwrap();
+        let mut n = 0;
+        while !reader.caught_up() && Instant::now() < deadline {
+            n += reader.read(Duration::from_millis(200), |_| Ok(())).unwrap();
+        }
+        assert_eq!(n, 5);
+    }
+}
