@@ -65,6 +65,36 @@ pub fn create_topic_with(bootstrap: &str, name: &str, partitions: i32, configs: 
     }
 }
 
+/// Deletes `name` and waits until the broker's metadata no longer lists it.
+///
+/// # Panics
+/// When the broker refuses or the topic is still listed after 30 s.
+pub fn delete_topic(bootstrap: &str, name: &str) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .create()
+        .unwrap_or_else(|e| panic!("cannot create an admin client for {bootstrap}: {e}"));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT));
+    let results = futures::executor::block_on(admin.delete_topics(&[name], &opts))
+        .unwrap_or_else(|e| panic!("delete topic `{name}` on {bootstrap}: {e}"));
+    for r in results {
+        if let Err((topic, code)) = r {
+            panic!("delete topic `{topic}` on {bootstrap}: {code}");
+        }
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    while partition_count_once(bootstrap, name).is_ok_and(|n| n > 0) {
+        assert!(
+            Instant::now() < deadline,
+            "topic `{name}` still in metadata {TIMEOUT:?} after its deletion"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The number of partitions of `topic`.
 ///
 /// # Panics

@@ -41,7 +41,9 @@ mod worker;
 
 use std::net::TcpListener;
 
-pub use admin::{committed_offsets, create_topic, create_topic_with, partition_count};
+pub use admin::{
+    committed_offsets, create_topic, create_topic_with, delete_topic, partition_count,
+};
 pub use broker::{Broker, tansu_bin, tansu_sqlite_bin};
 pub use consume::{ConsumeOpts, Consumed, consume_all, consume_all_librdkafka};
 pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};

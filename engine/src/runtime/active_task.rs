@@ -14,14 +14,20 @@ use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use weir_state::{ChangelogRecord, KeyValueStore, RocksDbConfig, StoreBuilder, restore_batch};
+use weir_state::{
+    ChangelogRecord, KeyValueStore, RocksDbConfig, RocksDbStore, StoreBuilder, restore_batch,
+};
 
 use crate::config::StreamsConfig;
 use crate::error::StreamsError;
 use crate::graph::Topology;
 use crate::kafka::consumer::TopicPartition;
 use crate::kafka::producer::Producer;
-use crate::kafka::restore::PartitionReader;
+use crate::kafka::restore::{PartitionReader, checkpoint_outside_log};
+
+/// How long a checkpoint beyond the changelog's reported end is probed for (see
+/// [`checkpoint_outside_log`]).
+const CHECKPOINT_PROBE: Duration = Duration::from_secs(2);
 use crate::runtime::output::ChangelogWriter;
 use crate::runtime::stores::{GlobalReader, GlobalStore, TaskStores};
 use crate::runtime::task::{Task, TaskId};
@@ -33,6 +39,9 @@ pub(crate) enum TaskState {
     Running,
 }
 
+/// Opens (or, after a wipe, re-creates) one store of a task with its production layers.
+type OpenStore = Box<dyn Fn() -> Result<Box<dyn KeyValueStore>, StreamsError> + Send>;
+
 /// One store's restore: the changelog reader and progress.
 pub(crate) struct StoreRestore {
     pub store: String,
@@ -40,6 +49,14 @@ pub(crate) struct StoreRestore {
     pub restored: u64,
     pub last_report: std::time::Instant,
     pub started: std::time::Instant,
+    /// The changelog topic and the task's partition of it.
+    changelog: String,
+    partition: i32,
+    /// The store's checkpoint when the restore started (`None`: none, or wiped since).
+    checkpoint: Option<i64>,
+    /// The store's directory, deleted by a wipe.
+    path: std::path::PathBuf,
+    open: OpenStore,
 }
 
 pub(crate) struct ActiveTask {
@@ -51,6 +68,8 @@ pub(crate) struct ActiveTask {
     /// Whether positions moved since the last commit.
     pub dirty: bool,
     pub restores: Vec<StoreRestore>,
+    /// The restore consumer's config, for re-reading a changelog from its start after a wipe.
+    restore_config: rdkafka::config::ClientConfig,
 }
 
 /// What creating a task needs.
@@ -84,23 +103,52 @@ impl ActiveTask {
                 .topology
                 .store_def(name)
                 .ok_or_else(|| StreamsError::UnknownStore(name.clone()))?;
-            let mut builder =
-                StoreBuilder::rocksdb(name.as_str(), dir.join(name), env.rocksdb.clone())
-                    .with_caching(env.config.statestore_cache_max_bytes);
-            if def.logged {
-                let topic = env.topology.changelog_topic(name);
-                let sink = ChangelogWriter {
-                    producer: env.producer.clone(),
-                    topic: topic.clone(),
-                    partition: id.partition,
-                };
-                builder = builder.with_logging(Box::new(sink));
-            }
-            let store = builder.build()?;
-            if def.logged {
-                let checkpoint = store.committed_offsets()?.get(&id.partition).copied();
+            let path = dir.join(name);
+            let changelog = def.logged.then(|| env.topology.changelog_topic(name));
+            let open: OpenStore = {
+                let (name, path, rocksdb) = (name.clone(), path.clone(), env.rocksdb.clone());
+                let cache_bytes = env.config.statestore_cache_max_bytes;
+                let logging = changelog.clone().map(|topic| (topic, env.producer.clone()));
+                let partition = id.partition;
+                Box::new(move || {
+                    let mut builder =
+                        StoreBuilder::rocksdb(name.as_str(), path.clone(), rocksdb.clone())
+                            .with_caching(cache_bytes);
+                    if let Some((topic, producer)) = &logging {
+                        builder = builder.with_logging(Box::new(ChangelogWriter {
+                            producer: producer.clone(),
+                            topic: topic.clone(),
+                            partition,
+                        }));
+                    }
+                    Ok(builder.build()?)
+                })
+            };
+            let mut store = open()?;
+            if let Some(topic) = changelog {
+                let mut checkpoint = store.committed_offsets()?.get(&id.partition).copied();
+                if let Some(c) = checkpoint
+                    && let Some(why) = checkpoint_outside_log(
+                        env.restore_config,
+                        &topic,
+                        id.partition,
+                        c,
+                        CHECKPOINT_PROBE,
+                    )?
+                {
+                    tracing::warn!(
+                        task = %id,
+                        store = %name,
+                        changelog = %topic,
+                        partition = id.partition,
+                        "{why}: wiping the store and restoring it from the changelog's start"
+                    );
+                    store.close()?;
+                    RocksDbStore::destroy(name, &path)?;
+                    store = open()?;
+                    checkpoint = None;
+                }
                 let start = BTreeMap::from([(id.partition, checkpoint.map(|o| o + 1))]);
-                let topic = env.topology.changelog_topic(name);
                 let reader = PartitionReader::new(env.restore_config, &topic, &start)?;
                 tracing::info!(
                     task = %id,
@@ -116,6 +164,11 @@ impl ActiveTask {
                     restored: 0,
                     last_report: std::time::Instant::now(),
                     started: std::time::Instant::now(),
+                    changelog: topic,
+                    partition: id.partition,
+                    checkpoint,
+                    path,
+                    open,
                 });
             }
             stores.add_local(store, def.serdes.clone());
@@ -142,6 +195,7 @@ impl ActiveTask {
             positions: HashMap::default(),
             dirty: false,
             restores,
+            restore_config: env.restore_config.clone(),
         })
     }
 
@@ -152,6 +206,9 @@ impl ActiveTask {
         let per_store = budget / (self.restores.len().max(1) as u32);
         let task = &mut self.task;
         for r in &mut self.restores {
+            if r.reader.out_of_range() {
+                wipe_and_restart(task, r, &self.restore_config)?;
+            }
             let mut batch = Vec::new();
             r.reader.read(per_store, |rec| {
                 batch.push(ChangelogRecord {
@@ -223,6 +280,43 @@ impl ActiveTask {
         }
         Ok(())
     }
+}
+
+/// The checkpoint of `r`'s store turned out to be outside what its changelog partition holds (the
+/// broker refused it as a start offset after [`checkpoint_outside_log`] let it pass): the store
+/// has data its changelog no longer backs, or misses deletes the changelog no longer has. Wipes
+/// it — close, delete its directory, open it empty — and reads the changelog from its start.
+fn wipe_and_restart(
+    task: &mut Task,
+    r: &mut StoreRestore,
+    restore_config: &rdkafka::config::ClientConfig,
+) -> Result<(), StreamsError> {
+    let reason = format!(
+        "the broker refused start offset {:?} as out of the changelog's range",
+        r.checkpoint.map(|c| c + 1)
+    );
+    tracing::warn!(
+        task = %task.id(),
+        store = %r.store,
+        changelog = %r.changelog,
+        partition = r.partition,
+        "{reason}: wiping the store and restoring it from the changelog's start"
+    );
+    let slot = task
+        .stores_mut()
+        .local_named_mut(&r.store)
+        .ok_or_else(|| StreamsError::UnknownStore(r.store.clone()))?;
+    slot.close()?;
+    RocksDbStore::destroy(&r.store, &r.path)?;
+    *slot = (r.open)()?;
+    r.checkpoint = None;
+    r.restored = 0;
+    r.reader = PartitionReader::new(
+        restore_config,
+        &r.changelog,
+        &BTreeMap::from([(r.partition, None)]),
+    )?;
+    Ok(())
 }
 
 /// Stores of a task by name (helpers on [`TaskStores`] the runtime needs).

@@ -11,12 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use weir_state::{RocksDbConfig, StoreBuilder, WriteBatch};
+use weir_state::{RocksDbConfig, RocksDbStore, StoreBuilder, WriteBatch};
 
 use crate::config::StreamsConfig;
 use crate::error::StreamsError;
 use crate::graph::{GlobalDef, Topology};
-use crate::kafka::restore::PartitionReader;
+use crate::kafka::restore::{PartitionReader, checkpoint_outside_log};
+
+/// How long a checkpoint beyond the topic's reported end is probed for.
+const CHECKPOINT_PROBE: Duration = Duration::from_secs(2);
 use crate::metrics::worker::StorePublisher;
 use crate::runtime::stores::GlobalStore;
 
@@ -24,11 +27,39 @@ struct GlobalTable {
     def: GlobalDef,
     store: Arc<GlobalStore>,
     reader: PartitionReader,
+    /// The store's directory and RocksDB options, to re-create it after a wipe.
+    path: std::path::PathBuf,
+    rocksdb: RocksDbConfig,
+    partitions: i32,
+}
+
+/// A checkpoint of `t`'s store is outside what its topic holds (the broker refused it as a start
+/// offset: the topic was deleted and re-created, or records were deleted): the store may hold
+/// rows the topic no longer has, so it is wiped and the topic read from its start.
+fn wipe_and_restart(
+    t: &mut GlobalTable,
+    reader_config: &rdkafka::config::ClientConfig,
+) -> Result<(), StreamsError> {
+    tracing::warn!(
+        store = %t.def.store,
+        topic = %t.def.topic,
+        "a checkpointed offset of the global store is out of its topic's range (the topic was \
+         deleted and re-created, or truncated): wiping the store and reading the topic from its start"
+    );
+    let (name, path, rocksdb) = (t.def.store.as_str(), &t.path, &t.rocksdb);
+    t.store.wipe(|| {
+        RocksDbStore::destroy(name, path)?;
+        Ok(StoreBuilder::rocksdb(name, path.clone(), rocksdb.clone()).build()?)
+    })?;
+    let start = (0..t.partitions).map(|p| (p, None)).collect();
+    t.reader = PartitionReader::new(reader_config, &t.def.topic, &start)?;
+    Ok(())
 }
 
 /// Keeps the global stores current.
 pub(crate) struct GlobalUpdater {
     tables: Vec<GlobalTable>,
+    reader_config: rdkafka::config::ClientConfig,
     decode_errors: metrics::Counter,
     null_keys: metrics::Counter,
     stats: StorePublisher,
@@ -63,14 +94,40 @@ impl GlobalUpdater {
             .join("global");
         let mut tables = Vec::new();
         for def in &topology.globals {
-            let raw =
-                StoreBuilder::rocksdb(def.store.as_str(), dir.join(&def.store), rocksdb.clone())
-                    .build()?;
-            let checkpoint = raw.committed_offsets()?;
+            let path = dir.join(&def.store);
+            let open = || -> Result<_, StreamsError> {
+                Ok(
+                    StoreBuilder::rocksdb(def.store.as_str(), path.clone(), rocksdb.clone())
+                        .build()?,
+                )
+            };
+            let mut raw = open()?;
+            let mut checkpoint = raw.committed_offsets()?;
             let count = partitions
                 .get(&def.topic)
                 .copied()
                 .ok_or_else(|| StreamsError::MissingSourceTopic(def.topic.clone()))?;
+            // A checkpoint the topic no longer holds: the store may keep rows the topic lost.
+            for (&p, &c) in &checkpoint {
+                if p >= count {
+                    continue;
+                }
+                if let Some(why) =
+                    checkpoint_outside_log(reader_config, &def.topic, p, c, CHECKPOINT_PROBE)?
+                {
+                    tracing::warn!(
+                        store = %def.store,
+                        topic = %def.topic,
+                        partition = p,
+                        "{why}: wiping the global store and reading the topic from its start"
+                    );
+                    raw.close()?;
+                    RocksDbStore::destroy(&def.store, &path)?;
+                    raw = open()?;
+                    checkpoint.clear();
+                    break;
+                }
+            }
             let start = (0..count)
                 .map(|p| (p, checkpoint.get(&p).map(|o| o + 1)))
                 .collect();
@@ -79,11 +136,15 @@ impl GlobalUpdater {
                 def: def.clone(),
                 store: GlobalStore::new(raw, crate::runtime::stores::DEFAULT_MIRROR_BYTES)?,
                 reader,
+                path,
+                rocksdb: rocksdb.clone(),
+                partitions: count,
             });
         }
         let app = crate::metrics::app_label(&topology.application_id);
         Ok(GlobalUpdater {
             tables,
+            reader_config: reader_config.clone(),
             decode_errors: crate::metrics::skipped_counter(&app, "global_decode"),
             null_keys: crate::metrics::skipped_counter(&app, "null_key"),
             stats: StorePublisher::new(&topology.application_id, Duration::from_secs(5)),
@@ -99,6 +160,9 @@ impl GlobalUpdater {
     pub(crate) fn step(&mut self, budget: Duration) -> Result<u64, StreamsError> {
         let mut total = 0;
         for t in &mut self.tables {
+            if t.reader.out_of_range() {
+                wipe_and_restart(t, &self.reader_config)?;
+            }
             let mut batch = WriteBatch::default();
             let decoder = t.def.decoder.clone();
             let (decode_errors, null_keys) = (&self.decode_errors, &self.null_keys);

@@ -117,6 +117,29 @@ impl GlobalStore {
         Ok(())
     }
 
+    /// Wipes the store: closes it, lets `reopen` delete and re-create it empty, and empties the
+    /// mirror (tasks' readers drop their caches at the new generation). For a checkpoint the
+    /// global topic no longer holds (see `GlobalUpdater::step`).
+    pub(crate) fn wipe(
+        &self,
+        reopen: impl FnOnce() -> Result<Box<dyn KeyValueStore>, StreamsError>,
+    ) -> Result<(), StreamsError> {
+        let mut store = self.lock()?;
+        let mut mirror = self.mirror.write().map_err(|_| {
+            StreamsError::Internal(format!("global store `{}` mirror poisoned", self.name))
+        })?;
+        store.close()?;
+        *store = reopen()?;
+        let limit = mirror.as_ref().map_or(DEFAULT_MIRROR_BYTES, |m| m.limit);
+        *mirror = Some(Mirror {
+            map: HashMap::default(),
+            bytes: 0,
+            limit,
+        });
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
     /// Runs `f` with the store locked (reads for inspection, restore bookkeeping).
     pub(crate) fn with<R>(
         &self,
