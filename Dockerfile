@@ -30,7 +30,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p weir-topologies --bin weir \
+    cargo build --release --locked -p weir-cli --bin weir \
  && install -D -m 0755 target/release/weir /out/weir
 
 # ---------------------------------------------------------------------------- runtime

@@ -184,7 +184,7 @@ dockerfile() {
     for want in '^ARG RUST_VERSION=1\.(89|9[0-9])' '^FROM rust:\$\{RUST_VERSION\}' '^ARG DEBIAN_RELEASE=bookworm' \
         '^FROM debian:\$\{DEBIAN_RELEASE\}-slim' 'AS builder' 'COPY --from=builder' \
         'libclang-dev' 'cmake' '--mount=type=cache,target=/usr/local/cargo/registry' \
-        '--mount=type=cache,target=/src/target' 'cargo build --release --locked -p weir-topologies --bin weir' \
+        '--mount=type=cache,target=/src/target' 'cargo build --release --locked -p weir-cli --bin weir' \
         '--uid 10001' '^USER 10001' '^EXPOSE 8080' '^ENTRYPOINT \["weir"\]' \
         'COPY topologies/definitions /etc/weir/definitions' 'COPY topologies/schemas /etc/weir/schemas' \
         '/var/lib/weir'; do

@@ -11,8 +11,9 @@ fn weir() -> Command {
     Command::new(env!("CARGO_BIN_EXE_weir"))
 }
 
+/// The marketplace crate (`topologies/`): its definitions, golden files and schemas.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../topologies")
 }
 
 #[test]

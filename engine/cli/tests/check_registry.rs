@@ -3,7 +3,7 @@
 //! and `weir try` on the registry-Avro definition (records encoded with the embedded table).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../engine/tests/support/registry_server.rs"]
+#[path = "../../tests/support/registry_server.rs"]
 mod registry_server;
 
 use std::path::PathBuf;
@@ -11,13 +11,14 @@ use std::process::{Command, Output};
 
 use registry_server::RegistryServer;
 
-const PRODUCT: &str = include_str!("../schemas/product.avsc");
+const PRODUCT: &str = include_str!("../../../topologies/schemas/product.avsc");
 /// `price` removed and a field without default added: BACKWARD-incompatible with PRODUCT.
 const INCOMPATIBLE: &str = r#"{"type":"record","name":"Product","namespace":"marketplace.shop",
   "fields":[{"name":"product_id","type":"string"},{"name":"stock","type":"int"}]}"#;
 
+/// The marketplace crate (`topologies/`): its definitions, golden files and schemas.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../topologies")
 }
 
 fn check(url: &str) -> Output {
