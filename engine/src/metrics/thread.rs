@@ -136,8 +136,11 @@ impl ThreadMetrics {
         let mut remaining: BTreeMap<String, u64> = BTreeMap::new();
         for t in tasks.values() {
             match t.state {
+                TaskState::Created => counts[0] += 1,
                 TaskState::Restoring => counts[1] += 1,
                 TaskState::Running => counts[2] += 1,
+                TaskState::Suspended => counts[3] += 1,
+                TaskState::Closed => {}
             }
             for name in t.task.stores().local_names() {
                 remaining.entry(name.to_owned()).or_default();

@@ -32,12 +32,7 @@ use crate::runtime::output::ChangelogWriter;
 use crate::runtime::stores::{GlobalReader, GlobalStore, TaskStores};
 use crate::runtime::task::{Task, TaskId};
 
-/// Lifecycle of an active task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TaskState {
-    Restoring,
-    Running,
-}
+pub(crate) use crate::runtime::lifecycle::{TaskEvent, TaskState};
 
 /// Opens (or, after a wipe, re-creates) one store of a task with its production layers.
 type OpenStore = Box<dyn Fn() -> Result<Box<dyn KeyValueStore>, StreamsError> + Send>;
@@ -183,20 +178,28 @@ impl ActiveTask {
             stores,
             super::now_ms(),
         )?;
-        let state = if restores.is_empty() {
-            TaskState::Running
-        } else {
-            TaskState::Restoring
-        };
-        Ok(ActiveTask {
+        let mut active = ActiveTask {
             task,
-            state,
+            state: TaskState::Created,
             partitions: Vec::new(),
             positions: HashMap::default(),
             dirty: false,
             restores,
             restore_config: env.restore_config.clone(),
-        })
+        };
+        let restore = !active.restores.is_empty();
+        active.advance(TaskEvent::Initialized { restore })?;
+        Ok(active)
+    }
+
+    /// Moves the task through its lifecycle ([`TaskState::next`]); an illegal transition is a
+    /// bug, reported as an error naming the task.
+    pub(crate) fn advance(&mut self, event: TaskEvent) -> Result<(), StreamsError> {
+        self.state = self
+            .state
+            .next(event)
+            .map_err(|e| StreamsError::Internal(format!("task {}: {e}", self.task.id())))?;
+        Ok(())
     }
 
     /// Restores for at most `budget`; moves to Running when every store caught up.
@@ -205,9 +208,11 @@ impl ActiveTask {
         let mut total = 0;
         let per_store = budget / (self.restores.len().max(1) as u32);
         let task = &mut self.task;
+        let mut wiped = false;
         for r in &mut self.restores {
             if r.reader.out_of_range() {
                 wipe_and_restart(task, r, &self.restore_config)?;
+                wiped = true;
             }
             let mut batch = Vec::new();
             r.reader.read(per_store, |rec| {
@@ -236,12 +241,15 @@ impl ActiveTask {
                 }
             }
         }
+        if wiped {
+            self.advance(TaskEvent::Wiped)?;
+        }
         if self.restores.iter().all(|r| r.reader.caught_up()) {
             for r in &self.restores {
                 tracing::info!(task = %self.task.id(), store = %r.store, records = r.restored, "restored");
             }
             self.restores.clear();
-            self.state = TaskState::Running;
+            self.advance(TaskEvent::Restored)?;
         }
         Ok(total)
     }

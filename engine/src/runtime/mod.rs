@@ -7,6 +7,7 @@ pub(crate) mod collector;
 pub(crate) mod global_thread;
 pub(crate) mod handler;
 pub(crate) mod kafka_streams;
+pub(crate) mod lifecycle;
 pub(crate) mod node;
 pub(crate) mod output;
 pub mod status;

@@ -303,7 +303,6 @@ pub(crate) fn status_of(
     committed: &foldhash::HashMap<(String, i32), i64>,
     consumer: &crate::kafka::consumer::GroupConsumer,
 ) -> TaskStatus {
-    use crate::runtime::active_task::TaskState;
     let partitions = t
         .partitions
         .iter()
@@ -364,10 +363,7 @@ pub(crate) fn status_of(
         id: id.to_string(),
         task: id,
         thread: thread.to_owned(),
-        state: match t.state {
-            TaskState::Restoring => "restoring",
-            TaskState::Running => "running",
-        },
+        state: t.state.name(),
         partitions,
         restore,
         stores,

@@ -32,7 +32,7 @@ use crate::kafka::consumer::{
 };
 use crate::kafka::producer::Producer;
 use crate::metrics::thread::ThreadMetrics;
-use crate::runtime::active_task::{ActiveTask, TaskEnv, TaskState};
+use crate::runtime::active_task::{ActiveTask, TaskEnv, TaskEvent, TaskState};
 use crate::runtime::handler::{Decision, dead_letter_headers, decide};
 use crate::runtime::output::ProducerCollector;
 use crate::runtime::status::{self, StoreQuery, WorkerStatus};
@@ -179,11 +179,7 @@ impl ThreadCore {
         }
         // Step 4
         let delivered = self.producer.take_delivered_offsets();
-        for t in self
-            .tasks
-            .values_mut()
-            .filter(|t| t.state == TaskState::Running)
-        {
+        for t in self.tasks.values_mut().filter(|t| t.state.processes()) {
             t.commit_stores(&self.topology, &delivered)?;
         }
         for (topic, partition, offset) in offsets {
@@ -209,7 +205,11 @@ impl ThreadCore {
         self.status_changed = true;
         for id in ids {
             if let Some(mut t) = self.tasks.remove(&id) {
+                // Committed above: suspended, then closed (weir keeps no suspended tasks for a
+                // later re-assignment yet; their stores reopen from their checkpoints).
+                t.advance(TaskEvent::Suspend)?;
                 t.task.close()?;
+                t.advance(TaskEvent::Close)?;
                 tracing::info!(thread = %self.name, task = %id, "task closed (revoked)");
             }
         }
@@ -330,11 +330,7 @@ impl ThreadCore {
             producer: &self.producer,
             metrics: &mut self.metrics.sinks,
         };
-        for t in self
-            .tasks
-            .values_mut()
-            .filter(|t| t.state == TaskState::Running)
-        {
+        for t in self.tasks.values_mut().filter(|t| t.state.processes()) {
             t.task
                 .punctuate(PunctuationType::WallClockTime, now, now, &mut out)?;
         }
