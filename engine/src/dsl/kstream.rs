@@ -93,7 +93,26 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         &self,
         f: impl Fn(&K, V) -> V2 + Send + Sync + 'static,
     ) -> KStream<K, V2> {
-        let f: Arc<dyn Fn(&K, V) -> V2 + Send + Sync> = Arc::new(f);
+        self.try_map_values_with_key(move |k, v| Ok(f(k, v)))
+    }
+
+    /// Like [`KStream::map_values`] with a function that can fail: a failure is a processing
+    /// error of that record, which the configured handler takes (fail, skip and count, or
+    /// dead-letter with the record's original bytes); nothing is forwarded for it.
+    pub fn try_map_values<V2: Datum>(
+        &self,
+        f: impl Fn(V) -> Result<V2, crate::error::BoxError> + Send + Sync + 'static,
+    ) -> KStream<K, V2> {
+        self.try_map_values_with_key(move |_, v| f(v))
+    }
+
+    /// Like [`KStream::map_values_with_key`] with a function that can fail (see
+    /// [`KStream::try_map_values`]).
+    pub fn try_map_values_with_key<V2: Datum>(
+        &self,
+        f: impl Fn(&K, V) -> Result<V2, crate::error::BoxError> + Send + Sync + 'static,
+    ) -> KStream<K, V2> {
+        let f: Arc<dyn Fn(&K, V) -> Result<V2, crate::error::BoxError> + Send + Sync> = Arc::new(f);
         let node = self.add("KSTREAM-MAPVALUES", vec![], move || MapValues {
             f: f.clone(),
         });
@@ -110,7 +129,16 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         &self,
         f: impl Fn(K, V) -> (K2, V2) + Send + Sync + 'static,
     ) -> KStream<K2, V2> {
-        let f: Arc<dyn Fn(K, V) -> (K2, V2) + Send + Sync> = Arc::new(f);
+        self.try_map(move |k, v| Ok(f(k, v)))
+    }
+
+    /// Like [`KStream::map`] with a function that can fail (see [`KStream::try_map_values`]).
+    pub fn try_map<K2: Datum, V2: Datum>(
+        &self,
+        f: impl Fn(K, V) -> Result<(K2, V2), crate::error::BoxError> + Send + Sync + 'static,
+    ) -> KStream<K2, V2> {
+        let f: Arc<dyn Fn(K, V) -> Result<(K2, V2), crate::error::BoxError> + Send + Sync> =
+            Arc::new(f);
         let node = self.add("KSTREAM-MAP", vec![], move || Map { f: f.clone() });
         self.child(node, None, None, true)
     }

@@ -52,13 +52,19 @@ impl<K: 'static, V: 'static> Node for Filter<K, V> {
 
 /// Replaces the value.
 pub(crate) struct MapValues<K, V, V2> {
-    pub f: Arc<dyn Fn(&K, V) -> V2 + Send + Sync>,
+    /// Fallible: a failure is a processing error of the record (`try_map_values`).
+    pub f: Arc<dyn Fn(&K, V) -> Result<V2, crate::error::BoxError> + Send + Sync>,
 }
 
 impl<K: 'static, V: 'static, V2: Clone + Send + 'static> Node for MapValues<K, V, V2> {
     fn process(&mut self, ctx: &mut Ctx<'_>, mut msg: Msg) -> Result<(), StreamsError> {
         if let Some(v) = msg.value.take() {
-            let v2 = (self.f)(peek::<K>(&msg.key)?, take::<V>(v)?);
+            let v2 = (self.f)(peek::<K>(&msg.key)?, take::<V>(v)?).map_err(|source| {
+                StreamsError::Process {
+                    processor: ctx.node_name().to_owned(),
+                    source,
+                }
+            })?;
             msg.value = Some(Box::new(v2));
         }
         ctx.forward(msg)
@@ -67,7 +73,8 @@ impl<K: 'static, V: 'static, V2: Clone + Send + 'static> Node for MapValues<K, V
 
 /// Replaces key and value.
 pub(crate) struct Map<K, V, K2, V2> {
-    pub f: Arc<dyn Fn(K, V) -> (K2, V2) + Send + Sync>,
+    /// Fallible: a failure is a processing error of the record (`try_map`).
+    pub f: Arc<dyn Fn(K, V) -> Result<(K2, V2), crate::error::BoxError> + Send + Sync>,
 }
 
 impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'static> Node
@@ -78,7 +85,12 @@ impl<K: 'static, V: 'static, K2: Clone + Send + 'static, V2: Clone + Send + 'sta
             count_skipped(ctx);
             return Ok(());
         };
-        let (k2, v2) = (self.f)(take::<K>(msg.key)?, take::<V>(v)?);
+        let (k2, v2) = (self.f)(take::<K>(msg.key)?, take::<V>(v)?).map_err(|source| {
+            StreamsError::Process {
+                processor: ctx.node_name().to_owned(),
+                source,
+            }
+        })?;
         ctx.forward(Msg {
             key: Box::new(k2),
             value: Some(Box::new(v2)),
