@@ -151,6 +151,18 @@ pub enum StreamsError {
     /// A topology definition file could not be loaded (`file:line:col: message`).
     #[error(transparent)]
     Definition(#[from] crate::definition::DefinitionError),
+
+    /// `source` happened while a worker's task processed the record at `offset` of
+    /// `topic`-`partition`; it stopped the worker (the `fail` handler, or an error no handler
+    /// takes). Its kind is the kind of `source`.
+    #[error("task {task}, record {topic}-{partition}@{offset}: {source}")]
+    AtRecord {
+        task: String,
+        topic: String,
+        partition: i32,
+        offset: i64,
+        source: Box<StreamsError>,
+    },
 }
 
 fn fmt_counts(topics: &[(String, i32)]) -> String {
@@ -178,9 +190,18 @@ impl fmt::Display for KeyOrValue {
 }
 
 impl StreamsError {
+    /// The error itself, without the record it happened at ([`StreamsError::AtRecord`]).
+    pub fn root(&self) -> &StreamsError {
+        match self {
+            StreamsError::AtRecord { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
     /// What the runtime should do about this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            StreamsError::AtRecord { source, .. } => source.kind(),
             StreamsError::Serialize { .. }
             | StreamsError::Deserialize { .. }
             | StreamsError::Process { .. } => ErrorKind::Record,

@@ -249,7 +249,15 @@ impl ThreadCore {
         self.metrics.processed(started);
         if let Err(e) = processed {
             match decide(&self.config, &e) {
-                Decision::Fail => return Err(e),
+                Decision::Fail => {
+                    return Err(StreamsError::AtRecord {
+                        task: id.to_string(),
+                        topic: m.topic.to_owned(),
+                        partition: m.partition,
+                        offset: m.offset,
+                        source: Box::new(e),
+                    });
+                }
                 Decision::Skip => {
                     tracing::warn!(task = %id, topic = m.topic, partition = m.partition, offset = m.offset, error = %e, "skipped a record");
                     self.metrics.skipped_error();
