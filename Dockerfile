@@ -26,12 +26,17 @@ COPY . .
 
 # The registry, git checkouts and target dir are BuildKit cache mounts, so RocksDB's C++ is
 # compiled once per builder, not once per source change. The target dir is not part of the
-# image layer, so the binary is copied out inside the same RUN.
+# image layer, so the binary is copied out inside the same RUN. Its debug info (line tables of
+# weir's crates, std's) goes to /out/weir.debug, linked by a debuglink, so the image carries a
+# 32 MB binary that still names functions in backtraces (66 MB with debug info; 524 MB before
+# dependencies were built without it).
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p weir-cli --bin weir \
- && install -D -m 0755 target/release/weir /out/weir
+ && install -D -m 0755 target/release/weir /out/weir \
+ && objcopy --only-keep-debug /out/weir /out/weir.debug \
+ && objcopy --strip-debug --add-gnu-debuglink=/out/weir.debug /out/weir
 
 # ---------------------------------------------------------------------------- runtime
 # bookworm-slim rather than distroless: the compose healthcheck uses bash's /dev/tcp (no curl
