@@ -4,9 +4,10 @@
 //! `~/.cache/weir`, or installed there on first use); a test that cannot get one fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use weir_tansu::Tansu;
+
+use std::net::TcpListener;
+use std::time::Duration;
 
 use weir_engine::kafka::admin::{
     CleanupPolicy, create_topics, ensure_internal_topics, partition_count,
@@ -18,66 +19,11 @@ use weir_engine::{
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A tansu broker process, stopped (SIGINT, then kill) on drop.
-struct Tansu {
-    child: Child,
-    bootstrap: String,
-}
-
-impl Tansu {
-    /// Starts a broker (installing tansu when missing).
-    ///
-    /// # Panics
-    /// When no tansu can be had: the message says what is missing.
-    fn start() -> Tansu {
-        let bin = weir_tansu::tansu_bin().unwrap_or_else(|e| panic!("{e}"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let tansu = Tansu {
-            child,
-            bootstrap: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(&tansu.bootstrap).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        tansu
-    }
-
-    fn config(&self, application_id: &str) -> StreamsConfig {
-        StreamsConfig::new(application_id)
-            .with("bootstrap.servers", &self.bootstrap)
-            .unwrap()
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The broker's config for an application.
+fn config(tansu: &Tansu, application_id: &str) -> StreamsConfig {
+    StreamsConfig::new(application_id)
+        .with("bootstrap.servers", tansu.bootstrap())
+        .unwrap()
 }
 
 fn strings() -> Consumed<String, String> {
@@ -128,7 +74,7 @@ fn create_sources(config: &StreamsConfig) {
 #[test]
 fn internal_topics_are_created_with_their_writers_partition_counts() {
     let tansu = Tansu::start();
-    let config = tansu.config("pages");
+    let config = config(&tansu, "pages");
     create_sources(&config);
     let topology = page_counts("pages");
     let repartition = "pages-by-page-repartition";
@@ -168,7 +114,7 @@ fn internal_topics_are_created_with_their_writers_partition_counts() {
 #[test]
 fn an_internal_topic_with_another_partition_count_stops_start_up() {
     let tansu = Tansu::start();
-    let config = tansu.config("pages");
+    let config = config(&tansu, "pages");
     create_sources(&config);
     create_topics(
         &config,
@@ -201,7 +147,7 @@ fn an_internal_topic_with_another_partition_count_stops_start_up() {
 #[test]
 fn a_missing_source_topic_is_named() {
     let tansu = Tansu::start();
-    let config = tansu.config("pages");
+    let config = config(&tansu, "pages");
     create_topics(
         &config,
         &[
@@ -227,7 +173,7 @@ fn a_missing_source_topic_is_named() {
 #[test]
 fn joined_topics_must_have_equal_partition_counts() {
     let tansu = Tansu::start();
-    let config = tansu.config("orders");
+    let config = config(&tansu, "orders");
     create_topics(
         &config,
         &[

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use weir_tansu::Tansu;
 
 use weir_engine::kafka::tools::{read_topic, topic_partitions};
 use weir_topologies::generate::{GeneratorConfig, forbidden_ids};
@@ -16,65 +16,15 @@ use weir_topologies::model::Product;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A tansu broker process, stopped (SIGINT, then kill) on drop.
-struct Tansu {
-    child: Child,
-    bootstrap: String,
-}
-
-impl Tansu {
-    /// Starts a broker (installing tansu when missing) and waits until it answers metadata
-    /// requests.
-    ///
-    /// # Panics
-    /// When no tansu can be had (the message says what is missing), or it does not come up.
-    fn start() -> Tansu {
-        let bin = weir_tansu::tansu_bin().unwrap_or_else(|e| panic!("{e}"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .env_remove("SCHEMA_REGISTRY")
-            .env_remove("CLUSTER_ID")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let tansu = Tansu {
-            child,
-            bootstrap: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + TIMEOUT;
-        // Metadata of all topics: never auto-creates one.
-        while let Err(e) = topic_partitions(&tansu.bootstrap, "none", Duration::from_secs(1)) {
-            assert!(Instant::now() < deadline, "tansu did not come up: {e}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        tansu
+/// A tansu broker, up once it answers a metadata request (which never auto-creates a topic).
+fn broker() -> Tansu {
+    let tansu = Tansu::start();
+    let deadline = Instant::now() + TIMEOUT;
+    while let Err(e) = topic_partitions(tansu.bootstrap(), "none", Duration::from_secs(1)) {
+        assert!(Instant::now() < deadline, "tansu did not come up: {e}");
+        std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    tansu
 }
 
 fn weir(args: &[&str]) -> Output {
@@ -97,8 +47,8 @@ fn ok(args: &[&str]) -> String {
 
 #[test]
 fn produce_shop_then_forbid_add_remove_and_list() {
-    let broker = Tansu::start();
-    let b = broker.bootstrap.as_str();
+    let broker = broker();
+    let b = broker.bootstrap();
 
     let summary = ok(&[
         "produce",

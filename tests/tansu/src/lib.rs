@@ -8,13 +8,93 @@
 //!   `cargo install`, so it is only found, never installed: tests that need it are
 //!   `#[ignore = "needs …"]` and run when asked for (`./weir test` asks when it is cached).
 //!
+//! * [`Tansu`]: a memory-storage tansu on a free 127.0.0.1 port, stopped (SIGINT, then SIGKILL)
+//!   when dropped — for the engine's and the CLI's broker tests; weir-tests' harness has a fuller
+//!   `Broker` (SQLite storage, restarts, logs).
+//!
 //! No dependencies, so every crate's tests can use it (weir-tests' harness, and the engine's and
-//! the marketplace's own broker tests, which cannot depend on the harness).
+//! the CLI's own broker tests, which cannot depend on the harness).
 
 use std::ffi::OsString;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A tansu broker with memory storage on a free 127.0.0.1 port, stopped (SIGINT, then SIGKILL
+/// after 5 s) when dropped.
+#[derive(Debug)]
+pub struct Tansu {
+    child: Child,
+    bootstrap: String,
+}
+
+impl Tansu {
+    /// Starts tansu (installing it when missing, see [`tansu_bin`]) and waits until it listens.
+    ///
+    /// # Panics
+    /// When no tansu can be had (the message says what is missing and how to provide it), or it
+    /// does not listen within 10 s.
+    #[allow(clippy::panic)]
+    pub fn start() -> Tansu {
+        let bin = tansu_bin().unwrap_or_else(|e| panic!("{e}"));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"));
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            // tansu also reads these from the environment; none may leak in.
+            .env_remove("SCHEMA_REGISTRY")
+            .env_remove("CLUSTER_ID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let tansu = Tansu {
+            child,
+            bootstrap: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&tansu.bootstrap).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tansu ({}) did not listen on {} within 10 s",
+                bin.display(),
+                tansu.bootstrap
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        tansu
+    }
+
+    /// `127.0.0.1:PORT`, for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// How to get tansu when the automatic install failed.
 pub const INSTALL_HINT: &str = "tansu (the Kafka-protocol broker of weir's broker tests) is installed \
