@@ -174,3 +174,53 @@ fn a_global_table_that_outgrows_its_mirror_is_read_from_the_store() {
         vec!["a:ann", "a:", "b:bob", "c:cyd", "z:"]
     );
 }
+
+/// The driver's task stores have a worker's layers: every write goes to the store's changelog
+/// (in memory here, `{application}-{store}-changelog` on a broker) and the cached writes are
+/// committed into the store after each pipe call, with the changelog offset they reached — so a
+/// store reopened from its directory holds what was committed, and the checkpoint says where.
+#[test]
+fn task_stores_log_every_write_and_commit_after_each_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = StreamsBuilder::new("app");
+    b.stream("orders", strings())
+        .group_by_key(Grouped::default())
+        .count(Materialized::as_("order-counts"));
+    let config = DriverConfig {
+        state_dir: Some(dir.path().to_owned()),
+        ..DriverConfig::default()
+    };
+    let mut d = TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap();
+    let orders = d.input_topic("orders", Serdes::string(), Serdes::string());
+    for (k, v) in [("o1", "pen"), ("o2", "ink"), ("o1", "cap")] {
+        orders.pipe(&mut d, s(k), s(v)).unwrap();
+    }
+    let log: Vec<(String, i64)> = d
+        .changelog("order-counts")
+        .into_iter()
+        .map(|(k, v)| {
+            let v: [u8; 8] = v.unwrap().try_into().unwrap();
+            (String::from_utf8(k).unwrap(), i64::from_be_bytes(v))
+        })
+        .collect();
+    assert_eq!(log, vec![(s("o1"), 1), (s("o2"), 1), (s("o1"), 2)]);
+    d.close().unwrap();
+
+    // What the driver committed is in RocksDB, with the changelog offset of the last write.
+    let path = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("order-counts"))
+        .find(|p| p.is_dir())
+        .unwrap();
+    let store = weir_state::RocksDbStore::open("order-counts", &path, &Default::default()).unwrap();
+    use weir_state::KeyValueStore as _;
+    assert_eq!(store.committed_offsets().unwrap().get(&0), Some(&2));
+    assert_eq!(
+        store
+            .get(b"o1")
+            .unwrap()
+            .map(|v| i64::from_be_bytes(v.try_into().unwrap())),
+        Some(2)
+    );
+}

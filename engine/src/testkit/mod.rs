@@ -1,7 +1,9 @@
 //! [`TopologyTestDriver`]: runs a topology's real task code with no broker.
 //!
-//! One task per sub-topology (partition 0), stores in memory or in RocksDB, a wall clock the
-//! test moves. Records piped into an input topic are processed at once, depth-first; records a
+//! One task per sub-topology (partition 0), stores in memory or in RocksDB under the same layers
+//! as a worker's (a record cache, and change logging into an in-memory changelog the test can
+//! read with [`TopologyTestDriver::changelog`]), committed after every pipe call as a worker
+//! commits after its commit interval; a wall clock the test moves. Records piped into an input topic are processed at once, depth-first; records a
 //! task writes to a repartition topic, or to any topic the topology reads (global tables
 //! included), are processed next, in order, before the pipe call returns. Everything written to a
 //! non-internal topic is kept for the test to read.
@@ -12,10 +14,10 @@ use std::collections::{BTreeSet, VecDeque};
 
 use foldhash::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use weir_state::{KeyValueStore, StoreBuilder, WriteBatch};
+use weir_state::{ChangelogSink, KeyValueStore, Offsets, StateError, StoreBuilder, WriteBatch};
 
 pub use topics::{TestInputTopic, TestOutputTopic};
 
@@ -48,6 +50,8 @@ pub struct DriverConfig {
     /// skipped records are counted ([`TopologyTestDriver::skipped_records`]). `None`: the pipe
     /// call returns the error.
     pub error_handling: Option<StreamsConfig>,
+    /// Bytes of each task store's record cache (`statestore.cache.max.bytes`; 0: none).
+    pub cache_max_bytes: usize,
 }
 
 impl Default for DriverConfig {
@@ -58,6 +62,7 @@ impl Default for DriverConfig {
             global_mirror_bytes: crate::runtime::stores::DEFAULT_MIRROR_BYTES,
             start_time_ms: 0,
             error_handling: None,
+            cache_max_bytes: StreamsConfig::new("driver").statestore_cache_max_bytes,
         }
     }
 }
@@ -75,21 +80,60 @@ pub struct TopologyTestDriver {
     wall_clock: i64,
     error_handling: Option<StreamsConfig>,
     skipped: u64,
+    changelogs: Changelogs,
 }
 
-fn open(
-    config: &DriverConfig,
-    dir: &str,
-    name: &str,
-) -> Result<Box<dyn KeyValueStore>, StreamsError> {
-    let builder = match &config.state_dir {
+/// What the change-logging layers of the driver's stores wrote, per store, in order.
+type Changelogs = Arc<Mutex<HashMap<String, Vec<(Vec<u8>, Option<Vec<u8>>)>>>>;
+
+/// The driver's changelog: every write of a logged store, kept in memory.
+struct MemoryChangelog(Changelogs);
+
+impl ChangelogSink for MemoryChangelog {
+    fn send(&mut self, store: &str, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
+        let mut logs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        logs.entry(store.to_owned())
+            .or_default()
+            .push((key.to_vec(), value.map(<[u8]>::to_vec)));
+        Ok(())
+    }
+}
+
+fn builder(config: &DriverConfig, dir: &str, name: &str) -> StoreBuilder {
+    match &config.state_dir {
         Some(root) => {
             let path = root.join(dir).join(name);
             StoreBuilder::rocksdb(name, path, weir_state::RocksDbConfig::default())
         }
         None => StoreBuilder::in_memory(name),
-    };
-    Ok(builder.build()?)
+    }
+}
+
+/// A global store: as a worker's, no cache and no changelog (the topic is its log).
+fn open(
+    config: &DriverConfig,
+    dir: &str,
+    name: &str,
+) -> Result<Box<dyn KeyValueStore>, StreamsError> {
+    Ok(builder(config, dir, name).build()?)
+}
+
+/// A task store with a worker's layers: the record cache and, when `logged`, change logging.
+fn open_task_store(
+    config: &DriverConfig,
+    dir: &str,
+    name: &str,
+    logged: bool,
+    changelogs: &Changelogs,
+) -> Result<Box<dyn KeyValueStore>, StreamsError> {
+    let mut b = builder(config, dir, name).with_caching(config.cache_max_bytes);
+    if logged {
+        b = b.with_logging(Box::new(MemoryChangelog(changelogs.clone())));
+    }
+    Ok(b.build()?)
 }
 
 impl TopologyTestDriver {
@@ -109,6 +153,7 @@ impl TopologyTestDriver {
             global_of_topic.insert(g.topic.clone(), (store.clone(), g.decoder.clone()));
             global_of_store.insert(g.store.clone(), store);
         }
+        let changelogs = Changelogs::default();
         let mut tasks = Vec::new();
         let mut task_of_topic = HashMap::default();
         for sub in &topology.subtopologies {
@@ -117,8 +162,9 @@ impl TopologyTestDriver {
                 let def = topology
                     .store_def(name)
                     .ok_or_else(|| StreamsError::UnknownStore(name.clone()))?;
+                let dir = format!("{}_0", sub.id);
                 stores.add_local(
-                    open(&config, &format!("{}_0", sub.id), name)?,
+                    open_task_store(&config, &dir, name, def.logged, &changelogs)?,
                     def.serdes.clone(),
                 );
             }
@@ -152,6 +198,7 @@ impl TopologyTestDriver {
             wall_clock: config.start_time_ms,
             error_handling: config.error_handling,
             skipped: 0,
+            changelogs,
         })
     }
 
@@ -201,7 +248,8 @@ impl TopologyTestDriver {
         }
         let mut queue = VecDeque::new();
         self.route(out, &mut queue);
-        self.drain(queue)
+        self.drain(queue)?;
+        self.commit()
     }
 
     /// Pipes one serialized record into `topic` and processes everything it causes.
@@ -215,7 +263,43 @@ impl TopologyTestDriver {
     ) -> Result<(), StreamsError> {
         let mut queue = VecDeque::new();
         self.process_one(topic, key, value, timestamp, &headers, &mut queue)?;
-        self.drain(queue)
+        self.drain(queue)?;
+        self.commit()
+    }
+
+    /// Commits every task store as a worker's commit does: the cached writes go to the store
+    /// together with the changelog offset they reached.
+    fn commit(&mut self) -> Result<(), StreamsError> {
+        let ends: HashMap<String, i64> = {
+            let logs = self
+                .changelogs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            logs.iter()
+                .map(|(store, log)| (store.clone(), log.len() as i64 - 1))
+                .collect()
+        };
+        for task in &mut self.tasks {
+            for store in task.stores_mut().locals_mut() {
+                let mut offsets = Offsets::new();
+                if let Some(&end) = ends.get(store.name()).filter(|e| **e >= 0) {
+                    offsets.insert(0, end);
+                }
+                store.commit(offsets)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every change the change-logging layer of task store `store` wrote, in order (what a
+    /// worker writes to `{application}-{store}-changelog`): `(key, None)` is a tombstone.
+    pub fn changelog(&self, store: &str) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.changelogs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(store)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn drain(&mut self, mut queue: VecDeque<ProducedRecord>) -> Result<(), StreamsError> {
@@ -265,9 +349,17 @@ impl TopologyTestDriver {
     ) -> Result<(), StreamsError> {
         let offset = self.next_offset(topic);
         if let Some((global, decoder)) = self.global_of_topic.get(topic) {
-            // Decode to reject what the table's serdes cannot read; store the bytes as they are.
-            if decoder.decode(topic, key, value)?.is_none() {
-                return Ok(());
+            // Decode to reject what the table's serdes cannot read (skipped and counted, as the
+            // worker's global thread does: the topic is someone else's data); store the bytes
+            // as they are.
+            match decoder.decode(topic, key, value) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(topic, offset, error = %e, "skipped an undecodable global-table record");
+                    self.skipped += 1;
+                    return Ok(());
+                }
             }
             let Some(key) = key else { return Ok(()) };
             let mut batch = WriteBatch::of(vec![(key.to_vec(), value.map(<[u8]>::to_vec))]);
