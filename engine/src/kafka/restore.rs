@@ -39,12 +39,7 @@ pub(crate) fn checkpoint_outside_log(
     checkpoint: i64,
     probe: Duration,
 ) -> Result<Option<String>, StreamsError> {
-    let mut config = config.clone();
-    config.set("auto.offset.reset", "error");
-    let consumer: BaseConsumer = config.create().map_err(|source| StreamsError::Kafka {
-        operation: "create restore consumer",
-        source,
-    })?;
+    let consumer = strict_consumer(config)?;
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, Duration::from_secs(10))
         .map_err(|source| StreamsError::Kafka {
@@ -77,6 +72,17 @@ pub(crate) fn checkpoint_outside_log(
         }
         _ => Ok(None),
     }
+}
+
+/// A restore consumer on `config` that reports an out-of-range start offset instead of resetting
+/// it (`auto.offset.reset=error`, see the module doc).
+fn strict_consumer(config: &ClientConfig) -> Result<BaseConsumer, StreamsError> {
+    let mut config = config.clone();
+    config.set("auto.offset.reset", "error");
+    config.create().map_err(|source| StreamsError::Kafka {
+        operation: "create restore consumer",
+        source,
+    })
 }
 
 /// Whether `topic`'s `partition` has a record at `offset` or later (see
@@ -146,12 +152,7 @@ impl PartitionReader {
         topic: &str,
         start: &BTreeMap<i32, Option<i64>>,
     ) -> Result<Self, StreamsError> {
-        let mut config = config.clone();
-        config.set("auto.offset.reset", "error");
-        let inner: BaseConsumer = config.create().map_err(|source| StreamsError::Kafka {
-            operation: "create restore consumer",
-            source,
-        })?;
+        let inner = strict_consumer(config)?;
         let mut tpl = TopicPartitionList::new();
         for (p, o) in start {
             let offset = o.map(Offset::Offset).unwrap_or(Offset::Beginning);

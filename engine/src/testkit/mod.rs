@@ -270,20 +270,17 @@ impl TopologyTestDriver {
     /// Commits every task store as a worker's commit does: the cached writes go to the store
     /// together with the changelog offset they reached.
     fn commit(&mut self) -> Result<(), StreamsError> {
-        let ends: HashMap<String, i64> = {
-            let logs = self
-                .changelogs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            logs.iter()
-                .map(|(store, log)| (store.clone(), log.len() as i64 - 1))
-                .collect()
-        };
+        // Held while committing: a commit writes no changelog record (puts do), so nothing
+        // below takes this lock again.
+        let logs = self
+            .changelogs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for task in &mut self.tasks {
             for store in task.stores_mut().locals_mut() {
                 let mut offsets = Offsets::new();
-                if let Some(&end) = ends.get(store.name()).filter(|e| **e >= 0) {
-                    offsets.insert(0, end);
+                if let Some(log) = logs.get(store.name()).filter(|l| !l.is_empty()) {
+                    offsets.insert(0, log.len() as i64 - 1);
                 }
                 store.commit(offsets)?;
             }
