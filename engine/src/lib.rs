@@ -1,9 +1,10 @@
-//! weir's engine: a Kafka Streams-style DSL, the topology graph it builds, the processing code
-//! that runs it, serdes, and a broker-less test driver.
+//! weir's engine, every layer under one name: a Kafka Streams-style DSL, the topology graph it
+//! builds, the runtime and test driver, the Kafka worker, serdes (Avro and Schema Registry
+//! included), the state endpoint and topology definition files.
 //!
-//! The Kafka runtime is [`KafkaStreams`] (stream threads, consumer groups, changelog topics).
-//! Topology definition files (YAML + CEL) build the same graphs: see [`definition`].
-//! What it is not (yet): the HTTP endpoint. State stores live in the `weir-state` crate.
+//! Each layer is its own crate (see the README's layout table); this crate only re-exports
+//! them, for applications that want all of weir. A crate that only builds and tests
+//! topologies can depend on `weir-runtime` alone (no rdkafka, axum, cel or HTTP client).
 //!
 //! ```
 //! use weir_engine::{StreamsBuilder, Consumed, Produced, Serdes};
@@ -20,32 +21,40 @@
 //! assert_eq!(output.read_key_values(&mut driver).unwrap(), vec![("k".to_string(), Some("HI".to_string()))]);
 //! ```
 
-pub mod config;
-pub mod definition;
-pub mod dsl;
-pub mod error;
-pub mod graph;
-pub mod http;
-pub mod kafka;
-pub mod metrics;
-mod ops;
-pub mod processor;
-pub mod record;
-pub mod runtime;
-pub mod serde;
-pub mod store;
-pub mod testkit;
-pub mod text;
+pub use weir_core::{config, datum, error, record, text};
+pub use weir_definition as definition;
+pub use weir_graph as graph;
+pub use weir_http as http;
+pub use weir_kafka as kafka;
+pub use weir_runtime::{dsl, processor, store, testkit};
 
-pub use config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
-pub use dsl::{
-    BranchedKStream, Consumed, Datum, GlobalKTable, Grouped, KGroupedStream, KStream, KTable,
-    Materialized, Produced, Repartitioned, StreamsBuilder,
+/// Serdes: the core's plain ones and the Avro ones (`weir-avro`).
+pub mod serde {
+    pub use weir_avro::{AvroSerde, AvroSerdes, registry};
+    pub use weir_core::serde::*;
+}
+
+/// Tasks and the Kafka worker that runs them.
+pub mod runtime {
+    pub use weir_kafka::{KafkaStreams, WorkerStatus, status};
+    pub use weir_runtime::{ProducedRecord, PunctuationType, RecordCollector, TaskId};
+}
+
+/// Metric names (`weir-core`) and the process's Prometheus exporter (`weir-kafka`).
+pub mod metrics {
+    pub use weir_core::metrics::*;
+    pub use weir_kafka::install_prometheus;
+}
+
+pub use weir_avro::AvroSerdes;
+pub use weir_core::{
+    BoxError, ErrorHandling, ErrorKind, Headers, KeyOrValue, ProcessingGuarantee, Record,
+    RecordMetadata, Serde, SerdeRef, Serdes, StreamsConfig, StreamsError,
 };
-pub use error::{BoxError, ErrorKind, KeyOrValue, StreamsError};
-pub use graph::Topology;
-pub use processor::{InitContext, Processor, ProcessorContext, PunctuationId};
-pub use record::{Headers, Record, RecordMetadata};
-pub use runtime::{KafkaStreams, PunctuationType, TaskId};
-pub use serde::{Serde, SerdeRef, Serdes};
-pub use store::TypedStore;
+pub use weir_graph::Topology;
+pub use weir_kafka::KafkaStreams;
+pub use weir_runtime::{
+    BranchedKStream, Consumed, Datum, GlobalKTable, Grouped, InitContext, KGroupedStream, KStream,
+    KTable, Materialized, Processor, ProcessorContext, Produced, PunctuationId, PunctuationType,
+    Repartitioned, StreamsBuilder, TaskId, TypedStore,
+};

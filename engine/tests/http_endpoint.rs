@@ -80,7 +80,7 @@ fn the_endpoint_answers_over_a_socket() {
             metrics: None,
             tls: None,
         },
-        vec![streams.app_state()],
+        vec![weir_engine::http::AppState::of(&streams)],
     )
     .unwrap();
     let addr = endpoint.local_addr();

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use support::registry_server::RegistryServer;
 use weir_engine::error::KeyOrValue;
 use weir_engine::serde::registry::{self, SchemaRegistry};
-use weir_engine::{Consumed, KafkaStreams, Produced, Serdes, StreamsBuilder, StreamsConfig};
+use weir_engine::{
+    AvroSerdes, Consumed, KafkaStreams, Produced, Serdes, StreamsBuilder, StreamsConfig,
+};
 
 const PRODUCT: &str = "../topologies/schemas/product.avsc";
 

@@ -171,6 +171,79 @@ fn decode(topic: &str, format: &Format, b: &[u8]) -> Result<Value, GoldenError> 
 /// Key and value formats per topic.
 pub type Formats = HashMap<String, (Format, Format)>;
 
+/// The order records of several input topics are processed in: `(timestamp, input, line)` by
+/// timestamp, ties keeping the order the inputs were given in, then line order.
+pub fn input_order(inputs: &[(String, Vec<GoldenRecord>)]) -> Vec<(i64, usize, usize)> {
+    let mut order: Vec<(i64, usize, usize)> = Vec::new();
+    for (i, (_, records)) in inputs.iter().enumerate() {
+        for (j, r) in records.iter().enumerate() {
+            order.push((r.timestamp.unwrap_or(0), i, j));
+        }
+    }
+    order.sort();
+    order
+}
+
+/// The formats of `topic` (an error when none is known).
+fn formats_of(formats: &Formats, topic: &str) -> Result<(Format, Format), GoldenError> {
+    formats
+        .get(topic)
+        .cloned()
+        .ok_or_else(|| GoldenError::Encode {
+            topic: topic.to_owned(),
+            message: "no format known for this topic".into(),
+        })
+}
+
+/// `r`'s key, value and headers as bytes in `topic`'s formats.
+#[allow(clippy::type_complexity)]
+pub fn encode_record(
+    topic: &str,
+    formats: &Formats,
+    r: &GoldenRecord,
+) -> Result<(Vec<u8>, Option<Vec<u8>>, Headers), GoldenError> {
+    let (kf, vf) = formats_of(formats, topic)?;
+    let key = encode(topic, &kf, &r.key)?;
+    let value = r
+        .value
+        .as_ref()
+        .map(|v| encode(topic, &vf, v))
+        .transpose()?;
+    let mut headers = Headers::new();
+    for (k, v) in &r.headers {
+        headers.add(k.clone(), v.clone().map(String::into_bytes));
+    }
+    Ok((key, value, headers))
+}
+
+/// An output record of `topic` decoded in its formats; a topic of no declared format (a
+/// dead-letter topic holds the bytes of records of any input) as JSON when the bytes are JSON,
+/// else text.
+pub fn decode_record(
+    topic: &str,
+    formats: &Formats,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    timestamp: i64,
+    headers: &[(&str, Option<&[u8]>)],
+) -> Result<GoldenRecord, GoldenError> {
+    let (kf, vf) = formats_of(formats, topic).unwrap_or((Format::Any, Format::Any));
+    Ok(GoldenRecord {
+        key: decode(topic, &kf, key.unwrap_or_default())?,
+        value: value.map(|v| decode(topic, &vf, v)).transpose()?,
+        timestamp: Some(timestamp),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    (*k).to_owned(),
+                    v.map(|b| String::from_utf8_lossy(b).into_owned()),
+                )
+            })
+            .collect(),
+    })
+}
+
 /// Pipes `inputs` (topic, records) through `topology` and returns every output topic's records.
 /// With `error_handling`, failed records go to its handlers (dead letters are output records);
 /// without, the first failure is the result.
@@ -180,76 +253,62 @@ pub fn run(
     formats: &Formats,
     error_handling: Option<StreamsConfig>,
 ) -> Result<BTreeMap<String, Vec<GoldenRecord>>, GoldenError> {
-    let fmt = |topic: &str| {
-        formats
-            .get(topic)
-            .cloned()
-            .ok_or_else(|| GoldenError::Encode {
-                topic: topic.to_owned(),
-                message: "no format known for this topic".into(),
-            })
-    };
-    let mut order: Vec<(i64, usize, usize)> = Vec::new();
-    for (i, (_, records)) in inputs.iter().enumerate() {
-        for (j, r) in records.iter().enumerate() {
-            order.push((r.timestamp.unwrap_or(0), i, j));
-        }
-    }
-    order.sort();
+    replay(topology, inputs, formats, error_handling).map(|(out, _)| out)
+}
+
+/// As [`run`], also handing back the driver (its stores hold the state the inputs left).
+pub fn replay(
+    topology: Topology,
+    inputs: &[(String, Vec<GoldenRecord>)],
+    formats: &Formats,
+    error_handling: Option<StreamsConfig>,
+) -> Result<(BTreeMap<String, Vec<GoldenRecord>>, TopologyTestDriver), GoldenError> {
     let config = DriverConfig {
         error_handling,
         ..DriverConfig::default()
     };
     let mut driver = TopologyTestDriver::with_config(topology, config)?;
-    for (ts, i, j) in order {
+    for (ts, i, j) in input_order(inputs) {
         let (topic, records) = &inputs[i];
-        let r = &records[j];
-        let (kf, vf) = fmt(topic)?;
-        let key = encode(topic, &kf, &r.key)?;
-        let value = r
-            .value
-            .as_ref()
-            .map(|v| encode(topic, &vf, v))
-            .transpose()?;
-        let mut headers = Headers::new();
-        for (k, v) in &r.headers {
-            headers.add(k.clone(), v.clone().map(String::into_bytes));
-        }
+        let (key, value, headers) = encode_record(topic, formats, &records[j])?;
         driver.pipe_raw(topic, Some(&key), value.as_deref(), ts, headers)?;
     }
     let mut out = BTreeMap::new();
     for topic in driver.output_topics() {
-        // A topic of no declared format (a dead-letter topic holds the bytes of records of any
-        // input): JSON when the bytes are JSON, else text.
-        let (kf, vf) = fmt(&topic).unwrap_or((Format::Any, Format::Any));
         let records = driver
             .read_raw(&topic)
             .into_iter()
             .map(|r| {
-                Ok(GoldenRecord {
-                    key: decode(&topic, &kf, r.key.as_deref().unwrap_or_default())?,
-                    value: r
-                        .value
-                        .as_deref()
-                        .map(|v| decode(&topic, &vf, v))
-                        .transpose()?,
-                    timestamp: Some(r.timestamp),
-                    headers: r
-                        .headers
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.to_owned(),
-                                v.map(|b| String::from_utf8_lossy(b).into_owned()),
-                            )
-                        })
-                        .collect(),
-                })
+                let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().collect();
+                decode_record(
+                    &topic,
+                    formats,
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    r.timestamp,
+                    &headers,
+                )
             })
             .collect::<Result<Vec<_>, GoldenError>>()?;
         out.insert(topic, records);
     }
-    Ok(out)
+    Ok((out, driver))
+}
+
+/// Reads `input/<topic>.jsonl` of the golden case in `dir` for each of `topics`.
+pub fn read_inputs(
+    dir: &Path,
+    topics: &[&str],
+) -> Result<Vec<(String, Vec<GoldenRecord>)>, GoldenError> {
+    topics
+        .iter()
+        .map(|t| {
+            Ok((
+                (*t).to_owned(),
+                read_jsonl(&dir.join("input").join(format!("{t}.jsonl")))?,
+            ))
+        })
+        .collect()
 }
 
 /// Runs the golden case in `dir` (`input/*.jsonl` in file-name order, `expected/*.jsonl`) and
@@ -262,15 +321,7 @@ pub fn run_case(
     input_order: &[&str],
     error_handling: Option<StreamsConfig>,
 ) -> Result<BTreeMap<String, (Vec<GoldenRecord>, Vec<GoldenRecord>)>, GoldenError> {
-    let inputs = input_order
-        .iter()
-        .map(|t| {
-            Ok((
-                (*t).to_owned(),
-                read_jsonl(&dir.join("input").join(format!("{t}.jsonl")))?,
-            ))
-        })
-        .collect::<Result<Vec<_>, GoldenError>>()?;
+    let inputs = read_inputs(dir, input_order)?;
     let mut actual = run(topology, &inputs, formats, error_handling)?;
     let expected_dir = dir.join("expected");
     let entries = std::fs::read_dir(&expected_dir).map_err(|source| GoldenError::Io {

@@ -2,12 +2,17 @@
 //! produce exactly `golden/<name>/expected`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support {
+    pub mod cases;
+}
+
+use support::cases::{self, Case};
+
 use std::path::PathBuf;
 
 use weir_engine::Serdes;
-use weir_engine::StreamsConfig;
 use weir_engine::testkit::TopologyTestDriver;
-use weir_topologies::golden::{Format, Formats, run_case};
+use weir_topologies::golden::run_case;
 use weir_topologies::model::{Interests, Product};
 use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
 
@@ -17,21 +22,15 @@ fn case(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn formats(list: &[(&str, Format, Format)]) -> Formats {
-    list.iter()
-        .map(|(t, k, v)| ((*t).to_owned(), (k.clone(), v.clone())))
-        .collect()
-}
-
-fn assert_golden(
-    results: std::collections::BTreeMap<
-        String,
-        (
-            Vec<weir_topologies::golden::GoldenRecord>,
-            Vec<weir_topologies::golden::GoldenRecord>,
-        ),
-    >,
-) {
+fn assert_golden(case: Case) {
+    let results = run_case(
+        case.topology(),
+        &case.dir(),
+        &case.formats,
+        case.inputs,
+        case.error_handling(),
+    )
+    .unwrap();
     assert!(!results.is_empty());
     for (topic, (expected, actual)) in results {
         assert_eq!(
@@ -43,92 +42,22 @@ fn assert_golden(
 
 #[test]
 fn product_filter_golden() {
-    let f = formats(&[
-        ("shop-products", Format::String, Format::Json),
-        ("forbidden-products", Format::String, Format::String),
-        ("products", Format::String, Format::Json),
-    ]);
-    let results = run_case(
-        product_filter::topology("shop-filter").unwrap(),
-        &case("product-filter"),
-        &f,
-        &["forbidden-products", "shop-products"],
-        Some(product_filter_config()),
-    )
-    .unwrap();
-    assert_golden(results);
-}
-
-fn product_filter_config() -> StreamsConfig {
-    let mut c = StreamsConfig::new("shop-filter");
-    for (k, v) in product_filter::config() {
-        c.set(&k, &v).unwrap();
-    }
-    c
+    assert_golden(cases::product_filter());
 }
 
 #[test]
 fn user_recommendations_golden() {
-    let f = formats(&[
-        ("client-searches", Format::String, Format::Json),
-        (
-            "client-recommendation-requests",
-            Format::String,
-            Format::Json,
-        ),
-        ("forbidden-products", Format::String, Format::String),
-        ("client-recommendations", Format::String, Format::Json),
-    ]);
-    let results = run_case(
-        user_recommendations::topology("user-recommendations").unwrap(),
-        &case("user-recommendations"),
-        &f,
-        &[
-            "forbidden-products",
-            "client-searches",
-            "client-recommendation-requests",
-        ],
-        None,
-    )
-    .unwrap();
-    assert_golden(results);
+    assert_golden(cases::user_recommendations());
 }
 
 #[test]
 fn message_filter_golden() {
-    let f = formats(&[
-        ("messages", Format::String, Format::Json),
-        ("blocked-users", Format::String, Format::Json),
-        ("forbidden-words", Format::String, Format::String),
-        ("filtered-messages", Format::String, Format::Json),
-    ]);
-    let results = run_case(
-        message_filter::topology("message-filter").unwrap(),
-        &case("message-filter"),
-        &f,
-        &["blocked-users", "forbidden-words", "messages"],
-        None,
-    )
-    .unwrap();
-    assert_golden(results);
+    assert_golden(cases::message_filter());
 }
 
 #[test]
 fn user_interests_golden() {
-    let f = formats(&[
-        ("client-searches", Format::String, Format::Json),
-        ("user-search-counts", Format::String, Format::I64),
-        ("user-interests", Format::String, Format::Json),
-    ]);
-    let results = run_case(
-        user_interests::topology("user-interests").unwrap(),
-        &case("user-interests"),
-        &f,
-        &["client-searches"],
-        None,
-    )
-    .unwrap();
-    assert_golden(results);
+    assert_golden(cases::user_interests());
 }
 
 fn product(id: &str, price: f64) -> Product {

@@ -118,7 +118,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     streams.start().map_err(|e| Failure::Run(e.into()))?;
     let _endpoint = match endpoint_config {
         Some(c) => Some(
-            StateEndpoint::start(c, vec![streams.app_state()])
+            StateEndpoint::start(c, vec![weir_engine::http::AppState::of(&streams)])
                 .map_err(|e| Failure::Run(e.into()))?,
         ),
         None => None,

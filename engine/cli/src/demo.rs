@@ -151,7 +151,10 @@ pub fn demo(args: DemoArgs) -> Result<(), Failure> {
             metrics: Some(Arc::new(move || render.render())),
             tls: None,
         };
-        let apps = workers.iter().map(|w| w.streams.app_state()).collect();
+        let apps = workers
+            .iter()
+            .map(|w| weir_engine::http::AppState::of(&w.streams))
+            .collect();
         Some(StateEndpoint::start(config, apps).map_err(|e| {
             Failure::BadInput(format!(
                 "{e} (another weir demo running? choose another address with --http, or --http off)"

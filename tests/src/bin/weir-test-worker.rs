@@ -168,7 +168,7 @@ fn run(args: Args) -> Result<(), String> {
                     metrics: None,
                     tls: None,
                 },
-                vec![streams.app_state()],
+                vec![weir_engine::http::AppState::of(&streams)],
             )
             .map_err(|e| format!("state endpoint: {e}"))?,
         ),

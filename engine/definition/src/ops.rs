@@ -1,0 +1,289 @@
+//! The DSL calls of each step, with the closures that evaluate its expressions. Every closure is
+//! total: a failing expression yields a failed value or a predicate answer (see `failure`),
+//! never a panic.
+//!
+//! Values are `serde_json::Value` on both sides of every stream; node names come from the
+//! step's `name:` (applied with `.named`), or are the DSL's generated ones.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::expr::Expr;
+use super::failure::{self, OnFailure, first_failed, is_failed};
+use super::steps::{Keep, Level, Lookup};
+use weir_runtime::dsl::{GlobalKTable, KStream, KTable};
+
+pub(crate) type Stream = KStream<Value, Value>;
+pub(crate) type Table = KTable<Value, Value>;
+pub(crate) type Global = GlobalKTable<Value, Value>;
+
+const BRANCH: OnFailure = OnFailure {
+    failed_input: true,
+    error: false,
+    outcome: "the record goes on to the next branch",
+};
+
+pub(crate) fn named(s: Stream, name: &Option<String>) -> Stream {
+    match name {
+        Some(n) => s.named(n.clone()),
+        None => s,
+    }
+}
+
+pub(crate) fn filter(s: &Stream, e: Expr, keep: bool) -> Stream {
+    let e = Arc::new(e);
+    if keep {
+        s.try_filter(move |k, v| failure::try_test(&e, &[k, v]))
+    } else {
+        s.try_filter_not(move |k, v| failure::try_test(&e, &[k, v]))
+    }
+}
+
+/// `validate`: a record for which the predicate is false is an error of the record (the
+/// processing error handler decides: fail, skip, dead-letter), its message the `error`
+/// expression's text.
+pub(crate) fn validate(s: &Stream, e: Expr, error: Option<Expr>) -> Stream {
+    let e = Arc::new(e);
+    let error = error.map(Arc::new);
+    s.try_filter(move |k, v| {
+        if failure::try_test(&e, &[k, v])? {
+            return Ok(true);
+        }
+        let message = match &error {
+            Some(m) => match m.eval(&[k, v]) {
+                Ok(Value::String(text)) => text,
+                Ok(other) => other.to_string(),
+                Err(err) => format!("{}: {}", m.label, err.0),
+            },
+            None => format!("{}: validation failed", e.label),
+        };
+        Err(message.into())
+    })
+}
+
+pub(crate) fn map_values(s: &Stream, e: Expr) -> Stream {
+    s.map_values_with_key(move |k, v| failure::eval(&e, &[k, &v]))
+}
+
+pub(crate) fn map(s: &Stream, key: Expr, value: Expr) -> Stream {
+    s.map(move |k, v| {
+        let k2 = failure::eval(&key, &[&k, &v]);
+        let v2 = failure::eval(&value, &[&k, &v]);
+        (k2, v2)
+    })
+}
+
+pub(crate) fn select_key(s: &Stream, e: Expr) -> Stream {
+    s.select_key(move |k, v| failure::eval(&e, &[k, v]))
+}
+
+/// The elements of a list result; anything else becomes one failed value.
+fn elements(e: &Expr, out: Value) -> Vec<Value> {
+    match out {
+        Value::Array(items) => items,
+        v if is_failed(&v) => vec![v],
+        other => vec![failure::failed(e, &format!("expected a list, got {other}"))],
+    }
+}
+
+pub(crate) fn flat_map_values(s: &Stream, e: Expr) -> Stream {
+    s.flat_map_values(move |v| elements(&e, failure::eval(&e, &[&v])))
+}
+
+pub(crate) fn flat_map(s: &Stream, e: Expr) -> Stream {
+    s.flat_map(move |k, v| {
+        elements(&e, failure::eval(&e, &[&k, &v]))
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(mut m) if m.len() == 2 && m.contains_key("key") => {
+                    let k2 = m.remove("key").unwrap_or(Value::Null);
+                    let v2 = m.remove("value").unwrap_or(Value::Null);
+                    (k2, v2)
+                }
+                f if is_failed(&f) => (f.clone(), f),
+                other => {
+                    let f = failure::failed(
+                        &e,
+                        &format!("expected {{\"key\": ..., \"value\": ...}}, got {other}"),
+                    );
+                    (f.clone(), f)
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+pub(crate) fn log(s: &Stream, e: Expr, level: Level, stream: String) -> Stream {
+    s.peek(move |k, v| {
+        let text = match e.eval(&[k, v]) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(err) => format!("(log expression {} failed: {})", e.label, err.0),
+        };
+        match level {
+            Level::Trace => tracing::trace!(target: "weir::definition", %stream, "{text}"),
+            Level::Debug => tracing::debug!(target: "weir::definition", %stream, "{text}"),
+            Level::Info => tracing::info!(target: "weir::definition", %stream, "{text}"),
+            Level::Warn => tracing::warn!(target: "weir::definition", %stream, "{text}"),
+            Level::Error => tracing::error!(target: "weir::definition", %stream, "{text}"),
+        }
+    })
+}
+
+pub(crate) fn branch(
+    s: &Stream,
+    prefix: &str,
+    branches: Vec<(String, Expr)>,
+    default: Option<String>,
+) -> std::collections::BTreeMap<String, Stream> {
+    let mut split = s.split(prefix);
+    for (name, e) in branches {
+        split = split.branch(name, move |k, v| failure::test(&e, &[k, v], BRANCH));
+    }
+    match default {
+        Some(d) => split.default_branch(d),
+        None => split.no_default_branch(),
+    }
+}
+
+/// The value a lookup produces from the record value and the table value (if any).
+fn joined(l: &LookupFn, v: Value, t: Option<Value>) -> Value {
+    if let Some(f) = first_failed(&[&v]) {
+        return f.clone();
+    }
+    let t = t.unwrap_or(Value::Null);
+    match &l.value {
+        Some(e) => failure::eval(e, &[&v, &t, &t, &t]),
+        None => match v {
+            Value::Object(mut m) => {
+                m.insert(l.field.clone(), t);
+                Value::Object(m)
+            }
+            other => failure::failed_labelled(
+                &l.application,
+                &l.label,
+                &format!(
+                    "the record value {other} is not an object, so the table value cannot be added \
+                     as field `{}`; give the lookup a `value:` expression",
+                    l.field
+                ),
+            ),
+        },
+    }
+}
+
+/// What a lookup's joiner needs.
+struct LookupFn {
+    value: Option<Expr>,
+    field: String,
+    label: String,
+    application: String,
+}
+
+/// `[value, matched]`: what an anti-join carries from its join to its filter.
+fn pair(v: Value, matched: bool) -> Value {
+    Value::Array(vec![v, Value::Bool(matched)])
+}
+
+fn unpair(p: Value) -> Value {
+    match p {
+        Value::Array(mut a) if a.len() == 2 => a.swap_remove(0),
+        other => other,
+    }
+}
+
+fn is_matched(p: &Value) -> bool {
+    matches!(p, Value::Array(a) if a.get(1) == Some(&Value::Bool(true)))
+}
+
+/// Where a lookup looks.
+pub(crate) enum Target<'a> {
+    Global(&'a Global),
+    Local(&'a Table),
+}
+
+/// The lookup's nodes: the join (named `name`), and for `keep: unmatched` the filter dropping
+/// matched records and the map restoring their value.
+pub(crate) fn lookup(
+    s: &Stream,
+    target: Target<'_>,
+    l: Lookup,
+    name: &Option<String>,
+    label: String,
+) -> Stream {
+    let application = [&l.key, &l.many, &l.value]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|e| e.application().to_owned())
+        .unwrap_or_default();
+    let f = Arc::new(LookupFn {
+        application,
+        value: l.value,
+        field: l.field,
+        label,
+    });
+    let keep = l.keep;
+    if let (Target::Global(t), Some(keys)) = (&target, l.many) {
+        let keys = Arc::new(keys);
+        let sel = move |k: &Value, v: &Value| match failure::eval(&keys, &[k, v]) {
+            Value::Array(items) => items,
+            // A failed value (or a non-list) as the one key: the key serde refuses it, so the
+            // record reaches the processing error handler.
+            f if is_failed(&f) => vec![f],
+            other => vec![failure::failed(
+                &keys,
+                &format!("`keys:` must give a list, got {other}"),
+            )],
+        };
+        let joiner = move |v: Value, rows: Vec<(Value, Value)>| {
+            let found: serde_json::Map<String, Value> = rows
+                .into_iter()
+                .map(|(k, tv)| match k {
+                    Value::String(s) => (s, tv),
+                    other => (other.to_string(), tv),
+                })
+                .collect();
+            joined(&f, v, Some(Value::Object(found)))
+        };
+        return named(s.left_join_global_many(t, sel, joiner), name);
+    }
+    let joined_stream = match (target, l.key) {
+        (Target::Global(t), Some(key)) => {
+            let key = Arc::new(key);
+            let sel = move |k: &Value, v: &Value| failure::eval(&key, &[k, v]);
+            match keep {
+                Keep::Inner => s.join_global(t, sel, move |v, tv| joined(&f, v, Some(tv))),
+                Keep::Left => s.left_join_global(t, sel, move |v, tv| joined(&f, v, tv)),
+                Keep::Unmatched => {
+                    s.left_join_global(t, sel, |v, tv: Option<Value>| pair(v, tv.is_some()))
+                }
+            }
+        }
+        (Target::Local(t), _) => match keep {
+            Keep::Inner => s.join(t, move |v, tv| joined(&f, v, Some(tv))),
+            Keep::Left => s.left_join(t, move |v, tv| joined(&f, v, tv)),
+            Keep::Unmatched => s.left_join(t, |v, tv: Option<Value>| pair(v, tv.is_some())),
+        },
+        // The reader requires a key for global tables.
+        (Target::Global(t), None) => {
+            s.left_join_global(t, |k: &Value, _: &Value| k.clone(), |v, _| v)
+        }
+    };
+    let joined_stream = named(joined_stream, name);
+    if keep != Keep::Unmatched {
+        return joined_stream;
+    }
+    let kept = named(joined_stream.filter(|_, p| !is_matched(p)), &l.drop_name);
+    named(kept.map_values(unpair), &l.value_name)
+}
+
+/// `count` as an aggregation of i64 JSON numbers (the same node and store bytes as the DSL's
+/// `count`, which has a fixed `i64` value type).
+pub(crate) fn count_update(_: &Value, v: Value, agg: Value) -> Value {
+    if is_failed(&v) {
+        return v;
+    }
+    Value::from(agg.as_i64().unwrap_or(0).saturating_add(1))
+}

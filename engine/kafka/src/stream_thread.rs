@@ -1,0 +1,460 @@
+//! A stream thread: one group consumer, one producer, and the tasks Kafka assigned it.
+//!
+//! The loop: poll a record → run it through its task (depth-first) → every
+//! `commit.interval.ms` commit → between polls, restore tasks in bounded steps (their input
+//! partitions stay paused until restored, so the thread keeps polling within
+//! `max.poll.interval.ms`) → fire wall-clock punctuations.
+//!
+//! Commit, for every task of the thread at once:
+//! * Step 1: the stores' changelog records are already with the producer (change logging sends
+//!   each write as it happens, inside the open transaction under exactly-once).
+//! * Step 2: at-least-once: flush the producer, so outputs and changelog records are written.
+//! * Step 3: at-least-once: commit the input offsets. Exactly-once: add the input offsets to the
+//!   transaction and commit it (this flushes too).
+//! * Step 4: release each store's buffered writes to RocksDB in one WriteBatch with the changelog
+//!   offset they reached. A crash before step 4 leaves the store at its previous checkpoint;
+//!   restore replays the changelog from there.
+
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use weir_state::RocksDbConfig;
+
+use crate::active_task::{ActiveTask, TaskEnv, TaskEvent, TaskState};
+use crate::consumer::{GroupConsumer, GroupHandle, Polled, RebalanceListener, TopicPartition};
+use crate::metrics::thread::ThreadMetrics;
+use crate::output::ProducerCollector;
+use crate::producer::Producer;
+use crate::status::{self, StoreQuery, WorkerStatus};
+use weir_core::config::{ProcessingGuarantee, StreamsConfig};
+use weir_core::error::StreamsError;
+use weir_graph::Topology;
+use weir_runtime::handler::{Decision, dead_letter_headers, decide};
+use weir_runtime::stores::GlobalStore;
+use weir_runtime::task::{InputRecord, TaskId};
+use weir_runtime::time::PunctuationType;
+
+/// The state a stream thread shares with its rebalance callbacks.
+pub(crate) struct ThreadCore {
+    pub name: String,
+    topology: Arc<Topology>,
+    config: Arc<StreamsConfig>,
+    rocksdb: RocksDbConfig,
+    producer: Arc<Producer>,
+    globals: Vec<Arc<GlobalStore>>,
+    restore_config: rdkafka::config::ClientConfig,
+    sub_of_topic: HashMap<String, usize>,
+    tasks: BTreeMap<TaskId, ActiveTask>,
+    /// Partitions assigned in a callback, not yet turned into tasks.
+    pending: Vec<TopicPartition>,
+    /// An error raised inside a callback, surfaced by the loop.
+    failed: Option<StreamsError>,
+    last_commit: Instant,
+    /// Offsets of the last successful commit, per input partition.
+    committed: HashMap<TopicPartition, i64>,
+    status: WorkerStatus,
+    /// Whether the task list changed since it was last published.
+    status_changed: bool,
+    metrics: ThreadMetrics,
+}
+
+/// Locks the core; a poisoned lock is an internal error, never a panic.
+fn lock(core: &Mutex<ThreadCore>) -> Result<MutexGuard<'_, ThreadCore>, StreamsError> {
+    core.lock()
+        .map_err(|_| StreamsError::Internal("stream thread state poisoned".into()))
+}
+
+struct Listener(Arc<Mutex<ThreadCore>>);
+
+impl RebalanceListener for Listener {
+    fn on_revoked(&self, group: &dyn GroupHandle, partitions: &[TopicPartition]) {
+        let Ok(mut core) = self.0.lock() else { return };
+        if let Err(e) = core.revoke(group, partitions) {
+            tracing::error!(thread = %core.name, error = %e, "committing revoked tasks failed");
+            core.failed.get_or_insert(e);
+        }
+    }
+
+    fn on_assigned(&self, partitions: &[TopicPartition]) {
+        if let Ok(mut core) = self.0.lock() {
+            tracing::info!(thread = %core.name, ?partitions, "partitions assigned");
+            core.pending.extend_from_slice(partitions);
+        }
+    }
+}
+
+impl ThreadCore {
+    fn task_of(&self, topic: &str, partition: i32) -> Option<TaskId> {
+        self.sub_of_topic.get(topic).map(|&subtopology| TaskId {
+            subtopology,
+            partition,
+        })
+    }
+
+    /// Creates tasks for newly assigned partitions (paused until their stores are restored).
+    fn apply_assignment(&mut self, consumer: &GroupConsumer) -> Result<(), StreamsError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.status_changed = true;
+        let env = TaskEnv {
+            topology: &self.topology,
+            config: &self.config,
+            rocksdb: &self.rocksdb,
+            producer: &self.producer,
+            globals: &self.globals,
+            restore_config: &self.restore_config,
+        };
+        let mut to_pause = Vec::new();
+        for (topic, partition) in pending {
+            let Some(id) = self.task_of(&topic, partition) else {
+                continue;
+            };
+            if !self.tasks.contains_key(&id) {
+                let task = ActiveTask::create(&env, id)?;
+                tracing::info!(thread = %self.name, task = %id, state = ?task.state, "task created");
+                self.tasks.insert(id, task);
+            }
+            if let Some(task) = self.tasks.get_mut(&id) {
+                task.partitions.push((topic.clone(), partition));
+                if task.state == TaskState::Restoring {
+                    to_pause.push((topic, partition));
+                }
+            }
+        }
+        consumer.set_paused(&to_pause, true)
+    }
+
+    /// Commits every task (steps 1–4 of the module doc).
+    fn commit(&mut self, group: &dyn GroupHandle) -> Result<(), StreamsError> {
+        let started = Instant::now();
+        let mut offsets: Vec<(String, i32, i64)> = Vec::new();
+        for t in self.tasks.values_mut().filter(|t| t.dirty) {
+            offsets.extend(
+                t.positions
+                    .iter()
+                    .map(|((topic, p), o)| (topic.clone(), *p, *o)),
+            );
+            t.dirty = false;
+        }
+        match self.config.processing_guarantee {
+            ProcessingGuarantee::AtLeastOnce => {
+                // Step 2
+                self.producer.flush()?;
+                // Step 3. A retriable failure (coordinator moving, broker restarting) keeps the
+                // positions dirty and retries at the next interval; the stores keep their
+                // buffered writes until a commit succeeds.
+                if let Err(e) = group.commit_offsets(&offsets) {
+                    if e.kind() != weir_core::error::ErrorKind::Retriable {
+                        return Err(e);
+                    }
+                    tracing::warn!(thread = %self.name, error = %e, "commit failed; retrying at the next interval");
+                    for t in self.tasks.values_mut().filter(|t| !t.positions.is_empty()) {
+                        t.dirty = true;
+                    }
+                    self.last_commit = Instant::now();
+                    return Ok(());
+                }
+            }
+            ProcessingGuarantee::ExactlyOnceV2 => {
+                let meta = group
+                    .group_metadata()
+                    .ok_or_else(|| StreamsError::Internal("no consumer group metadata".into()))?;
+                // Steps 2 and 3
+                if let Err(e) = self.producer.commit_transaction(&offsets, &meta) {
+                    let _ = self.producer.abort_transaction();
+                    for t in self.tasks.values_mut() {
+                        t.abort_stores()?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        // Step 4
+        let delivered = self.producer.take_delivered_offsets();
+        for t in self.tasks.values_mut().filter(|t| t.state.processes()) {
+            t.commit_stores(&self.topology, &delivered)?;
+        }
+        for (topic, partition, offset) in offsets {
+            self.committed.insert((topic, partition), offset);
+        }
+        self.last_commit = Instant::now();
+        self.status_changed = true;
+        self.metrics.committed(started, &self.tasks);
+        Ok(())
+    }
+
+    /// Commits, then closes the tasks of revoked partitions.
+    fn revoke(
+        &mut self,
+        group: &dyn GroupHandle,
+        partitions: &[TopicPartition],
+    ) -> Result<(), StreamsError> {
+        self.commit(group)?;
+        let ids: Vec<TaskId> = partitions
+            .iter()
+            .filter_map(|(t, p)| self.task_of(t, *p))
+            .collect();
+        self.status_changed = true;
+        for id in ids {
+            if let Some(mut t) = self.tasks.remove(&id) {
+                // Committed above: suspended, then closed (weir keeps no suspended tasks for a
+                // later re-assignment yet; their stores reopen from their checkpoints).
+                t.advance(TaskEvent::Suspend)?;
+                t.task.close()?;
+                t.advance(TaskEvent::Close)?;
+                tracing::info!(thread = %self.name, task = %id, "task closed (revoked)");
+            }
+        }
+        self.pending
+            .retain(|(t, p)| !partitions.iter().any(|(rt, rp)| rt == t && rp == p));
+        Ok(())
+    }
+
+    /// Runs one polled record through its task; failures go to the configured handler.
+    fn process(&mut self, m: Polled<'_>, consumer: &GroupConsumer) -> Result<(), StreamsError> {
+        self.apply_assignment(consumer)?;
+        let Some(id) = self.task_of(m.topic, m.partition) else {
+            return Err(StreamsError::UnknownTopic(m.topic.to_owned()));
+        };
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return Ok(()); // revoked meanwhile
+        };
+        if task.state == TaskState::Restoring {
+            consumer.seek(m.topic, m.partition, m.offset)?;
+            return consumer.set_paused(&[(m.topic.to_owned(), m.partition)], true);
+        }
+        let input = InputRecord {
+            topic: m.topic,
+            partition: m.partition,
+            offset: m.offset,
+            timestamp: m.timestamp,
+            key: m.key,
+            value: m.value,
+            headers: &m.headers,
+        };
+        let mut out = ProducerCollector {
+            producer: &self.producer,
+            metrics: &mut self.metrics.sinks,
+        };
+        let started = Instant::now();
+        let processed = task.task.process(input, weir_core::now_ms(), &mut out);
+        self.metrics.processed(started);
+        if let Err(e) = processed {
+            match decide(&self.config, &e) {
+                Decision::Fail => {
+                    return Err(StreamsError::AtRecord {
+                        task: id.to_string(),
+                        topic: m.topic.to_owned(),
+                        partition: m.partition,
+                        offset: m.offset,
+                        source: Box::new(e),
+                    });
+                }
+                Decision::Skip => {
+                    tracing::warn!(task = %id, topic = m.topic, partition = m.partition, offset = m.offset, error = %e, "skipped a record");
+                    self.metrics.skipped_error();
+                }
+                Decision::DeadLetter(topic) => {
+                    let h = dead_letter_headers(&m.headers, &e, m.topic, m.partition, m.offset);
+                    self.producer
+                        .send(&topic, None, m.key, m.value, m.timestamp, &h)?;
+                    self.metrics.dead_letter(m.topic);
+                }
+            }
+        }
+        task.positions
+            .insert((m.topic.to_owned(), m.partition), m.offset + 1);
+        task.dirty = true;
+        self.metrics.consumed(id, m.topic);
+        Ok(())
+    }
+
+    /// Restores restoring tasks for at most `budget`; resumes the partitions of those done.
+    fn restore(
+        &mut self,
+        consumer: &GroupConsumer,
+        budget: Duration,
+    ) -> Result<bool, StreamsError> {
+        let restoring: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state == TaskState::Restoring)
+            .map(|(id, _)| *id)
+            .collect();
+        if restoring.is_empty() {
+            return Ok(false);
+        }
+        let per_task = budget / restoring.len() as u32;
+        for id in restoring {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.restore_step(per_task)?;
+                self.status_changed = true;
+                if t.state == TaskState::Running {
+                    consumer.set_paused(&t.partitions, false)?;
+                    tracing::info!(thread = %self.name, task = %id, "task running");
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Answers the reads of this thread's stores sent by the state endpoint.
+    fn serve(&mut self, queries: Vec<StoreQuery>) {
+        for q in queries {
+            let answer = match self.tasks.get(&q.task) {
+                None => Err(format!("task {} is not on this thread (any more)", q.task)),
+                Some(t) => match t.task.stores().local_by_name(&q.store) {
+                    None => Err(format!("task {} has no store `{}`", q.task, q.store)),
+                    Some(store) => status::read_store(store, &q.read),
+                },
+            };
+            // The requester may have given up waiting; nothing to do then.
+            let _ = q.reply.send(answer);
+        }
+    }
+
+    /// Publishes this thread's tasks to the worker status.
+    fn publish_status(&mut self, consumer: &GroupConsumer) {
+        self.status_changed = false;
+        let tasks = self
+            .tasks
+            .values()
+            .map(|t| status::status_of(t, &self.name, &self.committed, consumer))
+            .collect();
+        self.status.publish(&self.name, tasks);
+    }
+
+    fn punctuate(&mut self) -> Result<(), StreamsError> {
+        let now = weir_core::now_ms();
+        let mut out = ProducerCollector {
+            producer: &self.producer,
+            metrics: &mut self.metrics.sinks,
+        };
+        for t in self.tasks.values_mut().filter(|t| t.state.processes()) {
+            t.task
+                .punctuate(PunctuationType::WallClockTime, now, now, &mut out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a stream thread starts from.
+pub(crate) struct ThreadSpec {
+    pub name: String,
+    pub topology: Arc<Topology>,
+    pub config: Arc<StreamsConfig>,
+    pub rocksdb: RocksDbConfig,
+    pub globals: Vec<Arc<GlobalStore>>,
+    pub consumer_config: rdkafka::config::ClientConfig,
+    pub producer_config: rdkafka::config::ClientConfig,
+    pub restore_config: rdkafka::config::ClientConfig,
+    pub shutdown: Arc<AtomicBool>,
+    pub status: WorkerStatus,
+}
+
+/// Runs a stream thread until shutdown or a fatal error.
+pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
+    let changelogs: std::collections::HashSet<String> =
+        spec.topology.changelog_topics().into_iter().collect();
+    let tracked: Arc<dyn Fn(&str) -> bool + Send + Sync> =
+        Arc::new(move |t: &str| changelogs.contains(t));
+    let eos = spec.config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
+    let producer = Producer::new(&spec.producer_config, eos, tracked, Duration::from_secs(60))?;
+    let mut sub_of_topic = HashMap::default();
+    for sub in &spec.topology.subtopologies {
+        for t in sub.sources.keys() {
+            sub_of_topic.insert(t.clone(), sub.id);
+        }
+    }
+    let topics: Vec<String> = sub_of_topic.keys().cloned().collect();
+    let core = Arc::new(Mutex::new(ThreadCore {
+        name: spec.name.clone(),
+        topology: spec.topology.clone(),
+        config: spec.config.clone(),
+        rocksdb: spec.rocksdb,
+        producer,
+        globals: spec.globals,
+        restore_config: spec.restore_config,
+        sub_of_topic,
+        tasks: BTreeMap::new(),
+        pending: Vec::new(),
+        failed: None,
+        last_commit: Instant::now(),
+        committed: HashMap::default(),
+        status: spec.status.clone(),
+        status_changed: true,
+        metrics: ThreadMetrics::new(&spec.topology.application_id),
+    }));
+    let queries = spec.status.register_thread(&spec.name);
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let consumer = GroupConsumer::new(
+        &spec.consumer_config,
+        Arc::new(Listener(core.clone())),
+        &topic_refs,
+    )?;
+    let interval = spec.config.commit_interval();
+    let mut last_punctuate = Instant::now();
+    let mut last_status = Instant::now();
+    let result = (|| -> Result<(), StreamsError> {
+        while !spec.shutdown.load(Ordering::Acquire) {
+            let restoring = lock(&core)?.restore(&consumer, Duration::from_millis(200))?;
+            let timeout = if restoring {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(50)
+            };
+            // Poll a batch of records; rebalance callbacks run inside `poll`.
+            for _ in 0..1000 {
+                let polled = consumer.poll(timeout, |m| -> Result<(), StreamsError> {
+                    lock(&core)?.process(m, &consumer)
+                })?;
+                match polled {
+                    Some(r) => r?,
+                    None => break,
+                }
+            }
+            let mut c = lock(&core)?;
+            if let Some(e) = c.failed.take() {
+                return Err(e);
+            }
+            c.apply_assignment(&consumer)?;
+            let c = &mut *c;
+            c.metrics.publish_tasks(&c.tasks);
+            if c.last_commit.elapsed() >= interval {
+                c.commit(consumer.handle())?;
+            }
+            if last_punctuate.elapsed() >= Duration::from_millis(100) {
+                c.punctuate()?;
+                last_punctuate = Instant::now();
+            }
+            c.serve(status::pending(&queries));
+            // Positions and lag move with every record: republish at least once a second.
+            if c.status_changed || last_status.elapsed() >= Duration::from_secs(1) {
+                c.publish_status(&consumer);
+                last_status = Instant::now();
+            }
+        }
+        Ok(())
+    })();
+    spec.status.thread_stopped(&spec.name);
+    // Shutdown: commit what was processed, leave the group (revocation closes the tasks).
+    let closing = (|| -> Result<(), StreamsError> {
+        if result.is_ok() {
+            lock(&core)?.commit(consumer.handle())?;
+        }
+        consumer.close();
+        let mut c = lock(&core)?;
+        let _ = c.producer.abort_transaction();
+        for (_, mut t) in std::mem::take(&mut c.tasks) {
+            t.task.close()?;
+        }
+        Ok(())
+    })();
+    result.and(closing)
+}

@@ -1,0 +1,35 @@
+//! The built-in processor nodes the DSL wires up: sources and sinks, stateless operators, table
+//! operators, joins and aggregations. Each is a [`Node`](crate::node::Node) over the
+//! concrete types its DSL call fixed; user functions are `Arc`'d so every task shares them.
+
+pub mod aggregate;
+pub mod join;
+pub mod lookup_many;
+pub mod source_sink;
+pub mod stateless;
+pub mod table;
+
+use weir_core::error::{KeyOrValue, StreamsError};
+
+/// Re-labels a serde error as concerning the key.
+pub fn as_key(e: StreamsError) -> StreamsError {
+    match e {
+        StreamsError::Serialize { topic, source, .. } => StreamsError::Serialize {
+            topic,
+            what: KeyOrValue::Key,
+            source,
+        },
+        StreamsError::Deserialize { topic, source, .. } => StreamsError::Deserialize {
+            topic,
+            what: KeyOrValue::Key,
+            source,
+        },
+        other => other,
+    }
+}
+
+/// Counts a record an operator dropped because it could not apply to it (a null value), in
+/// `weir_skipped_records_total{reason="null_value"}` through the task's cached handle.
+pub fn count_skipped(ctx: &crate::node::Ctx<'_>) {
+    ctx.counters.null_value.increment(1);
+}

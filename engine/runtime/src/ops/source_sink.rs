@@ -1,0 +1,99 @@
+//! Source decoding and sink encoding: the two places records cross between bytes and DSL types.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::as_key;
+use crate::collector::ProducedRecord;
+use crate::node::{Boxed, Ctx, Msg, Node, peek};
+use weir_core::error::StreamsError;
+use weir_core::serde::SerdeRef;
+use weir_graph::SourceDecoder;
+
+/// Decodes a source topic's records with the source's key and value serdes. Records with a null
+/// key are skipped (a DSL key type has no null): `Ok(None)`, which the caller counts in
+/// `weir_skipped_records_total{reason="null_key"}`.
+pub struct TypedDecoder<K, V> {
+    pub key: SerdeRef<K>,
+    pub value: SerdeRef<V>,
+}
+
+impl<K: Clone + Send + 'static, V: Clone + Send + 'static> SourceDecoder for TypedDecoder<K, V> {
+    fn decode(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<Option<(Boxed, Option<Boxed>)>, StreamsError> {
+        let Some(kb) = key else {
+            return Ok(None);
+        };
+        let k = self.key.deserialize(topic, kb).map_err(as_key)?;
+        let v = match value {
+            Some(vb) => Some(Box::new(self.value.deserialize(topic, vb)?) as Boxed),
+            None => None,
+        };
+        Ok(Some((Box::new(k), v)))
+    }
+}
+
+/// Forwards every record unchanged (source nodes, branch children, merge).
+pub struct PassThrough;
+
+impl Node for PassThrough {
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        ctx.forward(msg)
+    }
+}
+
+/// Picks a sink's topic per record.
+pub type TopicExtractor<K, V> = Arc<dyn Fn(&K, Option<&V>) -> String + Send + Sync>;
+
+pub enum Target<K, V> {
+    Fixed(String),
+    Dynamic(TopicExtractor<K, V>),
+}
+
+impl<K, V> Clone for Target<K, V> {
+    fn clone(&self) -> Self {
+        match self {
+            Target::Fixed(t) => Target::Fixed(t.clone()),
+            Target::Dynamic(f) => Target::Dynamic(f.clone()),
+        }
+    }
+}
+
+/// Serializes records and hands them to the record collector.
+pub struct Sink<K, V> {
+    pub target: Target<K, V>,
+    pub key: SerdeRef<K>,
+    pub value: SerdeRef<V>,
+    pub _t: PhantomData<fn(K, V)>,
+}
+
+impl<K: 'static, V: 'static> Node for Sink<K, V> {
+    fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
+        let key = peek::<K>(&msg.key)?;
+        let value = match &msg.value {
+            Some(v) => Some(peek::<V>(v)?),
+            None => None,
+        };
+        let topic = match &self.target {
+            Target::Fixed(t) => t.clone(),
+            Target::Dynamic(f) => f(key, value),
+        };
+        let kb = self.key.serialize(&topic, key).map_err(as_key)?;
+        let vb = match value {
+            Some(v) => Some(self.value.serialize(&topic, v)?),
+            None => None,
+        };
+        ctx.collector.send(ProducedRecord {
+            topic,
+            partition: None,
+            key: Some(kb),
+            value: vb,
+            timestamp: msg.timestamp,
+            headers: msg.headers,
+        })
+    }
+}
