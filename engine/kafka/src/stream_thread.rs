@@ -5,15 +5,8 @@
 //! partitions stay paused until restored, so the thread keeps polling within
 //! `max.poll.interval.ms`) → fire wall-clock punctuations.
 //!
-//! Commit, for every task of the thread at once:
-//! * Step 1: the stores' changelog records are already with the producer (change logging sends
-//!   each write as it happens, inside the open transaction under exactly-once).
-//! * Step 2: at-least-once: flush the producer, so outputs and changelog records are written.
-//! * Step 3: at-least-once: commit the input offsets. Exactly-once: add the input offsets to the
-//!   transaction and commit it (this flushes too).
-//! * Step 4: release each store's buffered writes to RocksDB in one WriteBatch with the changelog
-//!   offset they reached. A crash before step 4 leaves the store at its previous checkpoint;
-//!   restore replays the changelog from there.
+//! Commit, for every task of the thread at once, takes the steps `weir_runtime::commit` decides
+//! (flush, offsets or transaction, store checkpoints) and acts on its decision when one fails.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +26,9 @@ use crate::status::{self, StoreQuery, WorkerStatus};
 use weir_core::config::{ProcessingGuarantee, StreamsConfig};
 use weir_core::error::StreamsError;
 use weir_graph::Topology;
+use weir_runtime::commit::{
+    CommitFailure, CommitStep, commit_due, commit_steps, on_commit_failure,
+};
 use weir_runtime::handler::{Decision, dead_letter_headers, decide};
 use weir_runtime::stores::GlobalStore;
 use weir_runtime::task::{InputRecord, TaskId};
@@ -130,7 +126,7 @@ impl ThreadCore {
         consumer.set_paused(&to_pause, true)
     }
 
-    /// Commits every task (steps 1–4 of the module doc).
+    /// Commits every task: the steps `weir_runtime::commit` decides, in its order.
     fn commit(&mut self, group: &dyn GroupHandle) -> Result<(), StreamsError> {
         let started = Instant::now();
         let mut offsets: Vec<(String, i32, i64)> = Vec::new();
@@ -142,17 +138,28 @@ impl ThreadCore {
             );
             t.dirty = false;
         }
-        match self.config.processing_guarantee {
-            ProcessingGuarantee::AtLeastOnce => {
-                // Step 2
-                self.producer.flush()?;
-                // Step 3. A retriable failure (coordinator moving, broker restarting) keeps the
-                // positions dirty and retries at the next interval; the stores keep their
-                // buffered writes until a commit succeeds.
-                if let Err(e) = group.commit_offsets(&offsets) {
-                    if e.kind() != weir_core::error::ErrorKind::Retriable {
-                        return Err(e);
-                    }
+        let guarantee = self.config.processing_guarantee;
+        for &step in commit_steps(guarantee) {
+            let done = match step {
+                CommitStep::FlushProducer => self.producer.flush(),
+                CommitStep::CommitOffsets => group.commit_offsets(&offsets),
+                CommitStep::CommitTransaction => match group.group_metadata() {
+                    Some(meta) => self.producer.commit_transaction(&offsets, &meta),
+                    None => Err(StreamsError::Internal("no consumer group metadata".into())),
+                },
+                CommitStep::CheckpointStores => {
+                    let delivered = self.producer.take_delivered_offsets();
+                    self.tasks
+                        .values_mut()
+                        .filter(|t| t.state.processes())
+                        .try_for_each(|t| t.commit_stores(&self.topology, &delivered))
+                }
+            };
+            let Err(e) = done else { continue };
+            match on_commit_failure(guarantee, step, e.kind()) {
+                CommitFailure::RetryNextInterval => {
+                    // The positions stay dirty; the stores keep their buffered writes until a
+                    // commit succeeds.
                     tracing::warn!(thread = %self.name, error = %e, "commit failed; retrying at the next interval");
                     for t in self.tasks.values_mut().filter(|t| !t.positions.is_empty()) {
                         t.dirty = true;
@@ -160,25 +167,15 @@ impl ThreadCore {
                     self.last_commit = Instant::now();
                     return Ok(());
                 }
-            }
-            ProcessingGuarantee::ExactlyOnceV2 => {
-                let meta = group
-                    .group_metadata()
-                    .ok_or_else(|| StreamsError::Internal("no consumer group metadata".into()))?;
-                // Steps 2 and 3
-                if let Err(e) = self.producer.commit_transaction(&offsets, &meta) {
+                CommitFailure::AbortAndFail => {
                     let _ = self.producer.abort_transaction();
                     for t in self.tasks.values_mut() {
                         t.abort_stores()?;
                     }
                     return Err(e);
                 }
+                CommitFailure::Fail => return Err(e),
             }
-        }
-        // Step 4
-        let delivered = self.producer.take_delivered_offsets();
-        for t in self.tasks.values_mut().filter(|t| t.state.processes()) {
-            t.commit_stores(&self.topology, &delivered)?;
         }
         for (topic, partition, offset) in offsets {
             self.committed.insert((topic, partition), offset);
@@ -426,7 +423,7 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
             c.apply_assignment(&consumer)?;
             let c = &mut *c;
             c.metrics.publish_tasks(&c.tasks);
-            if c.last_commit.elapsed() >= interval {
+            if commit_due(c.last_commit.elapsed(), interval) {
                 c.commit(consumer.handle())?;
             }
             if last_punctuate.elapsed() >= Duration::from_millis(100) {

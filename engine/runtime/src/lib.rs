@@ -19,6 +19,7 @@
 //! ```
 
 pub mod collector;
+pub mod commit;
 pub mod dsl;
 pub mod handler;
 pub mod lifecycle;

@@ -22,12 +22,13 @@ use weir_state::{ChangelogSink, KeyValueStore, Offsets, StateError, StoreBuilder
 pub use topics::{TestInputTopic, TestOutputTopic};
 
 use crate::collector::ProducedRecord;
+use crate::commit::{CommitStep, commit_steps};
 use crate::handler::{Decision, dead_letter_headers, decide};
 use crate::store::TypedStore;
 use crate::stores::{GlobalReader, GlobalStore, TaskStores};
 use crate::task::{InputRecord, Task};
 use crate::time::PunctuationType;
-use weir_core::config::StreamsConfig;
+use weir_core::config::{ProcessingGuarantee, StreamsConfig};
 use weir_core::error::StreamsError;
 use weir_core::record::Headers;
 use weir_core::serde::SerdeRef;
@@ -267,9 +268,23 @@ impl TopologyTestDriver {
         self.commit()
     }
 
-    /// Commits every task store as a worker's commit does: the cached writes go to the store
-    /// together with the changelog offset they reached.
+    /// Commits as a worker's at-least-once commit does (`crate::commit`): outputs are in memory
+    /// as soon as written and the driver has no group, so flushing and committing offsets have
+    /// nothing to do; the cached writes go to each task store together with the changelog
+    /// offset they reached.
     fn commit(&mut self) -> Result<(), StreamsError> {
+        for step in commit_steps(ProcessingGuarantee::AtLeastOnce) {
+            match step {
+                CommitStep::FlushProducer | CommitStep::CommitOffsets => {}
+                CommitStep::CommitTransaction | CommitStep::CheckpointStores => {
+                    self.checkpoint_stores()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint_stores(&mut self) -> Result<(), StreamsError> {
         // Held while committing: a commit writes no changelog record (puts do), so nothing
         // below takes this lock again.
         let logs = self
