@@ -51,6 +51,8 @@ pub enum Format {
 /// One record of a golden file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenRecord {
+    /// `null` (or absent): a record without a key.
+    #[serde(default)]
     pub key: Value,
     pub value: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,15 +197,18 @@ fn formats_of(formats: &Formats, topic: &str) -> Result<(Format, Format), Golden
         })
 }
 
-/// `r`'s key, value and headers as bytes in `topic`'s formats.
+/// `r`'s key, value and headers as bytes in `topic`'s formats (a `null` key: no key).
 #[allow(clippy::type_complexity)]
 pub fn encode_record(
     topic: &str,
     formats: &Formats,
     r: &GoldenRecord,
-) -> Result<(Vec<u8>, Option<Vec<u8>>, Headers), GoldenError> {
+) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>, Headers), GoldenError> {
     let (kf, vf) = formats_of(formats, topic)?;
-    let key = encode(topic, &kf, &r.key)?;
+    let key = match &r.key {
+        Value::Null => None,
+        k => Some(encode(topic, &kf, k)?),
+    };
     let value = r
         .value
         .as_ref()
@@ -229,7 +234,10 @@ pub fn decode_record(
 ) -> Result<GoldenRecord, GoldenError> {
     let (kf, vf) = formats_of(formats, topic).unwrap_or((Format::Any, Format::Any));
     Ok(GoldenRecord {
-        key: decode(topic, &kf, key.unwrap_or_default())?,
+        key: key
+            .map(|k| decode(topic, &kf, k))
+            .transpose()?
+            .unwrap_or(Value::Null),
         value: value.map(|v| decode(topic, &vf, v)).transpose()?,
         timestamp: Some(timestamp),
         headers: headers
@@ -271,7 +279,7 @@ pub fn replay(
     for (ts, i, j) in input_order(inputs) {
         let (topic, records) = &inputs[i];
         let (key, value, headers) = encode_record(topic, formats, &records[j])?;
-        driver.pipe_raw(topic, Some(&key), value.as_deref(), ts, headers)?;
+        driver.pipe_raw(topic, key.as_deref(), value.as_deref(), ts, headers)?;
     }
     let mut out = BTreeMap::new();
     for topic in driver.output_topics() {

@@ -253,7 +253,10 @@ fn worker_run(case: &Case, inputs: &[(String, Vec<GoldenRecord>)]) -> (Outputs, 
         for (k, v) in headers.iter() {
             h = h.insert(Header { key: k, value: v });
         }
-        let mut record = BaseRecord::to(topic).key(&key).timestamp(ts).headers(h);
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).timestamp(ts).headers(h);
+        if let Some(k) = &key {
+            record = record.key(k);
+        }
         if let Some(v) = &value {
             record = record.payload(v);
         }

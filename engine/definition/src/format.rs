@@ -205,6 +205,13 @@ impl Serde<Value> for ValueSerde {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    /// A record without a key has the key `null` in expressions (Faust producers send none).
+    fn null(&self) -> Option<Value> {
+        Some(Value::Null)
+    }
+    fn is_null(&self, value: &Value) -> bool {
+        value.is_null()
+    }
     fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
         self.0.prepare(topic)
     }

@@ -35,7 +35,7 @@ pub fn get_raw<V: 'static>(
     }
 }
 
-/// Encodes and writes (or, for `None`, deletes) `key`.
+/// Encodes and writes (or, for `None` or the value serde's null, deletes) `key`.
 pub fn put<K: 'static, V: 'static>(
     store: &mut dyn KeyValueStore,
     ks: &dyn Serde<K>,
@@ -44,7 +44,7 @@ pub fn put<K: 'static, V: 'static>(
     value: Option<&V>,
 ) -> Result<(), StreamsError> {
     let kb = ks.serialize(store.name(), key).map_err(as_key)?;
-    match value {
+    match value.filter(|v| !vs.is_null(v)) {
         Some(v) => {
             let vb = vs.serialize(store.name(), v)?;
             store.put(&kb, &vb)?;

@@ -19,6 +19,19 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<T, StreamsError>;
     /// A short name for `describe()` output ("string", "json", "avro"...).
     fn name(&self) -> &'static str;
+    /// What an absent (null) key reads as when `T` can hold one (a JSON `null` for JSON views);
+    /// `None`: `T` cannot, and a stream skips records without a key (counted).
+    fn null(&self) -> Option<T> {
+        None
+    }
+    /// Whether `value` is the null `null()` gives. As a key: a sink writes no key, and
+    /// operators that need a key (aggregations, table sources, table lookups) skip the record,
+    /// as Kafka Streams does. As a value: a sink writes a tombstone and a store deletes the row
+    /// (what a Java `null` value does in Kafka Streams).
+    fn is_null(&self, value: &T) -> bool {
+        let _ = value;
+        false
+    }
     /// What bytes this serde wrote look like as JSON, for tools that show stored data without
     /// knowing `T` (the state endpoint); `None` when the serde has no JSON view.
     fn bytes_to_json(&self, _bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {

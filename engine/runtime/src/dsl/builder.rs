@@ -70,7 +70,8 @@ impl Inner {
         self.add(name, NodeKind::Processor, parents, stores, factory)
     }
 
-    /// Adds a source node reading `topic` with a typed decoder.
+    /// Adds a stream source node reading `topic` with a typed decoder (records without a key
+    /// stay when the key serde has a null).
     pub fn source<K: Clone + Send + 'static, V: Clone + Send + 'static>(
         &mut self,
         name: String,
@@ -78,7 +79,24 @@ impl Inner {
         key: SerdeRef<K>,
         value: SerdeRef<V>,
     ) -> usize {
-        let decoder: Arc<dyn SourceDecoder> = Arc::new(TypedDecoder { key, value });
+        self.source_of(name, topic, key, value, true)
+    }
+
+    /// Adds a source node; `null_keys`: whether records without a key stay (streams) or are
+    /// skipped (tables).
+    pub fn source_of<K: Clone + Send + 'static, V: Clone + Send + 'static>(
+        &mut self,
+        name: String,
+        topic: &str,
+        key: SerdeRef<K>,
+        value: SerdeRef<V>,
+        null_keys: bool,
+    ) -> usize {
+        let decoder: Arc<dyn SourceDecoder> = Arc::new(TypedDecoder {
+            key,
+            value,
+            null_keys,
+        });
         let kind = NodeKind::Source {
             topics: vec![topic.to_owned()],
             decoder,
@@ -185,7 +203,7 @@ impl StreamsBuilder {
         let value = materialized.value.unwrap_or_else(|| consumed.value.clone());
         let mut g = self.inner.borrow_mut();
         let src_name = g.name(consumed.name, "KSTREAM-SOURCE");
-        let src = g.source(src_name, topic, consumed.key, consumed.value);
+        let src = g.source_of(src_name, topic, consumed.key, consumed.value, false);
         let store = materialized.name;
         g.add_store(&store, &key, &value, materialized.logging, None);
         let name = g.name(None, "KTABLE-SOURCE");
@@ -230,6 +248,7 @@ impl StreamsBuilder {
         let decoder = Arc::new(TypedDecoder {
             key: key.clone(),
             value: value.clone(),
+            null_keys: false,
         });
         g.globals.push(GlobalDef {
             topic: topic.to_owned(),

@@ -1,10 +1,11 @@
 //! Aggregations of a grouped stream into a table: count, reduce and aggregate are all one node
-//! with a different update function. Records with a null value are skipped (counted).
+//! with a different update function. Records with a null key or value are skipped (counted), as
+//! in Kafka Streams.
 
 use std::sync::Arc;
 
-use super::count_skipped;
 use super::table::Change;
+use super::{count_null_key, count_skipped};
 use crate::node::{Ctx, InitCtx, Msg, Node, peek, take};
 use crate::store;
 use weir_core::error::StreamsError;
@@ -33,6 +34,10 @@ impl<K: 'static, V: 'static, VA: Clone + Send + 'static> Node for Aggregate<K, V
             return Ok(());
         };
         let key = peek::<K>(&msg.key)?;
+        if self.key.is_null(key) {
+            count_null_key(ctx);
+            return Ok(());
+        }
         let store = ctx.local(self.index);
         let old = store::get(store, &*self.key, &*self.value, key)?;
         let new = (self.update)(key, take::<V>(v)?, old.clone());

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use super::count_skipped;
 use super::table::Change;
+use super::{count_null_key, count_skipped};
 use crate::node::{Ctx, InitCtx, Msg, Node, peek, take};
 use crate::ops::as_key;
 use crate::store;
@@ -38,17 +38,24 @@ impl<K: 'static, V: 'static, VT: 'static, VR: Clone + Send + 'static> Node
             count_skipped(ctx);
             return Ok(());
         };
-        let other = store::get(
-            ctx.local(self.index),
-            &*self.key,
-            &*self.value,
-            peek::<K>(&msg.key)?,
-        )?;
+        let key = peek::<K>(&msg.key)?;
+        // A record without a key matches no row: a left join still emits it (Kafka Streams
+        // 3.7+), an inner join skips it (counted).
+        let null_key = self.key.is_null(key);
+        let other = if null_key {
+            None
+        } else {
+            store::get(ctx.local(self.index), &*self.key, &*self.value, key)?
+        };
         match (self.joiner)(take::<V>(v)?, other) {
             Some(out) => ctx.forward(Msg {
                 value: Some(Box::new(out)),
                 ..msg
             }),
+            None if null_key => {
+                count_null_key(ctx);
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -79,12 +86,22 @@ impl<K: 'static, V: 'static, KT: 'static, VT: 'static, VR: Clone + Send + 'stati
         };
         let v = take::<V>(v)?;
         let kt = (self.selector)(peek::<K>(&msg.key)?, &v);
-        let other = global_row(ctx, self.index, &self.store, &self.key, &self.value, &kt)?;
+        // A null lookup key matches no row (left joins emit, inner joins skip, counted).
+        let null_key = self.key.is_null(&kt);
+        let other = if null_key {
+            None
+        } else {
+            global_row(ctx, self.index, &self.store, &self.key, &self.value, &kt)?
+        };
         match (self.joiner)(v, other) {
             Some(out) => ctx.forward(Msg {
                 value: Some(Box::new(out)),
                 ..msg
             }),
+            None if null_key => {
+                count_null_key(ctx);
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -41,6 +41,10 @@ impl<K: 'static, V: 'static, KT: PartialEq + 'static, VT: 'static, VR: Clone + S
         }
         let mut found = Vec::new();
         for kt in unique {
+            // A null lookup key matches no row.
+            if self.key.is_null(&kt) {
+                continue;
+            }
             if let Some(row) =
                 global_row(ctx, self.index, &self.store, &self.key, &self.value, &kt)?
             {

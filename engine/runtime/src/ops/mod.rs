@@ -33,3 +33,9 @@ pub fn as_key(e: StreamsError) -> StreamsError {
 pub fn count_skipped(ctx: &crate::node::Ctx<'_>) {
     ctx.counters.null_value.increment(1);
 }
+
+/// Counts a record an operator dropped because it needs a key and the record has none, in
+/// `weir_skipped_records_total{reason="null_key"}`.
+pub fn count_null_key(ctx: &crate::node::Ctx<'_>) {
+    ctx.counters.null_key.increment(1);
+}

@@ -10,12 +10,15 @@ use weir_core::error::StreamsError;
 use weir_core::serde::SerdeRef;
 use weir_graph::SourceDecoder;
 
-/// Decodes a source topic's records with the source's key and value serdes. Records with a null
-/// key are skipped (a DSL key type has no null): `Ok(None)`, which the caller counts in
-/// `weir_skipped_records_total{reason="null_key"}`.
+/// Decodes a source topic's records with the source's key and value serdes. A record with a null
+/// key reads as the key serde's null ([`Serde::null`](weir_core::serde::Serde::null)) on a
+/// stream source (`null_keys`); where there is none, or on a table source, it is skipped:
+/// `Ok(None)`, which the caller counts in `weir_skipped_records_total{reason="null_key"}`.
 pub struct TypedDecoder<K, V> {
     pub key: SerdeRef<K>,
     pub value: SerdeRef<V>,
+    /// Whether records without a key stay in the stream (stream sources, as in Kafka Streams).
+    pub null_keys: bool,
 }
 
 impl<K: Clone + Send + 'static, V: Clone + Send + 'static> SourceDecoder for TypedDecoder<K, V> {
@@ -25,10 +28,15 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> SourceDecoder for Typ
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<Option<(Boxed, Option<Boxed>)>, StreamsError> {
-        let Some(kb) = key else {
-            return Ok(None);
+        let k = match key {
+            Some(kb) => self.key.deserialize(topic, kb).map_err(as_key)?,
+            // A stream keeps a record without a key when its key type can hold a null (Kafka
+            // Streams keeps them all; `select_key` can re-key them); tables never do.
+            None => match self.key.null().filter(|_| self.null_keys) {
+                Some(null) => null,
+                None => return Ok(None),
+            },
         };
-        let k = self.key.deserialize(topic, kb).map_err(as_key)?;
         let v = match value {
             Some(vb) => Some(Box::new(self.value.deserialize(topic, vb)?) as Boxed),
             None => None,
@@ -82,15 +90,20 @@ impl<K: 'static, V: 'static> Node for Sink<K, V> {
             Target::Fixed(t) => t.clone(),
             Target::Dynamic(f) => f(key, value),
         };
-        let kb = self.key.serialize(&topic, key).map_err(as_key)?;
-        let vb = match value {
+        let kb = if self.key.is_null(key) {
+            None
+        } else {
+            Some(self.key.serialize(&topic, key).map_err(as_key)?)
+        };
+        // The value serde's null (a definition file's `null`) is a tombstone.
+        let vb = match value.filter(|v| !self.value.is_null(v)) {
             Some(v) => Some(self.value.serialize(&topic, v)?),
             None => None,
         };
         ctx.collector.send(ProducedRecord {
             topic,
             partition: None,
-            key: Some(kb),
+            key: kb,
             value: vb,
             timestamp: msg.timestamp,
             headers: msg.headers,

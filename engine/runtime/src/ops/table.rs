@@ -61,6 +61,11 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> Node for TableSource<
 
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
         let key = peek::<K>(&msg.key)?;
+        // A table has no row without a key (its source skips them; this guards other parents).
+        if self.store.key.is_null(key) {
+            super::count_null_key(ctx);
+            return Ok(());
+        }
         let new = match msg.value {
             Some(v) => Some(take::<V>(v)?),
             None => None,

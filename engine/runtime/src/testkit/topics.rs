@@ -61,17 +61,23 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
         driver: &mut TopologyTestDriver,
         record: Record<K, Option<V>>,
     ) -> Result<(), StreamsError> {
-        let kb = self
-            .key
-            .serialize(&self.topic, &record.key)
-            .map_err(as_key)?;
+        // The key serde's null is a record without a key.
+        let kb = if self.key.is_null(&record.key) {
+            None
+        } else {
+            Some(
+                self.key
+                    .serialize(&self.topic, &record.key)
+                    .map_err(as_key)?,
+            )
+        };
         let vb = match &record.value {
             Some(v) => Some(self.value.serialize(&self.topic, v)?),
             None => None,
         };
         driver.pipe_raw(
             &self.topic,
-            Some(&kb),
+            kb.as_deref(),
             vb.as_deref(),
             record.timestamp,
             record.headers,
@@ -115,8 +121,14 @@ impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
             .read_raw(&self.topic)
             .into_iter()
             .map(|r| {
-                let kb = r.key.as_deref().unwrap_or_default();
-                let key = self.key.deserialize(&self.topic, kb).map_err(as_key)?;
+                // A record without a key reads as the key serde's null where it has one.
+                let key = match (r.key.as_deref(), self.key.null()) {
+                    (None, Some(null)) => null,
+                    (kb, _) => self
+                        .key
+                        .deserialize(&self.topic, kb.unwrap_or_default())
+                        .map_err(as_key)?,
+                };
                 let value = match r.value.as_deref() {
                     Some(v) => Some(self.value.deserialize(&self.topic, v)?),
                     None => None,
