@@ -15,6 +15,7 @@ use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr};
 use cel::{Context, Env, Program};
 use serde_json::Value;
 
+use super::calls::{self, CallChecker};
 use super::convert::{cel_to_json, json_fields_to_val, json_to_val};
 use super::error::{DefinitionError, Errors, Pos, hint};
 use super::locate::{PosMap, clamp, line_col};
@@ -47,6 +48,8 @@ pub(crate) struct Compiler {
     pub text: Arc<str>,
     /// The application id, set once the file's `application` is read (for metric labels).
     pub application: Arc<std::sync::OnceLock<String>>,
+    /// Checks the functions expressions call (see `calls`).
+    calls: CallChecker,
 }
 
 /// A compiled expression and the variables it reads.
@@ -80,6 +83,37 @@ enum Use {
 pub(crate) struct EvalError(pub String);
 
 impl Compiler {
+    pub fn new(env: Arc<Env>, errs: Errors, text: Arc<str>) -> Self {
+        Compiler {
+            calls: CallChecker::new(env.clone()),
+            env,
+            errs,
+            text,
+            application: Arc::default(),
+        }
+    }
+
+    /// Compiles `node` as a predicate of `what`: as [`Compiler::compile`], and an expression
+    /// that reads no variable must give a boolean (`filter: 42` is refused at load).
+    pub fn predicate(
+        &self,
+        node: &Node,
+        what: &str,
+        scope: &[&str],
+    ) -> Result<Expr, DefinitionError> {
+        let e = self.compile(node, what, scope)?;
+        if e.vars.iter().all(|(_, u)| *u == Use::None) {
+            let values: Vec<Value> = vec![Value::Null; scope.len()];
+            let refs: Vec<&Value> = values.iter().collect();
+            if let Err(err) = e.test(&refs) {
+                return Err(self
+                    .errs
+                    .at(node.pos, format!("the predicate of {what}: {}", err.0)));
+            }
+        }
+        Ok(e)
+    }
+
     /// Compiles the scalar `node` as the expression of `what`, which may read `scope`.
     pub fn compile(
         &self,
@@ -121,13 +155,45 @@ impl Compiler {
             };
             return Err(self.errs.at(pos, message));
         }
-        let vars = scope
+        let mut found = Vec::new();
+        calls::calls(program.expression(), BUILTIN_NAMES, &mut found);
+        for call in &found {
+            if let Some(problem) = self.calls.problem(call) {
+                // A call's offset is its `(`: point at the function's name.
+                let at = program.source_info().offset_for(call.id).map(|(start, _)| {
+                    let start = start as usize;
+                    match source.get(..start) {
+                        Some(before) if before.ends_with(call.name.as_str()) => {
+                            start - call.name.len()
+                        }
+                        _ => start,
+                    }
+                });
+                let (line, col) = at.map_or((1, 1), |start| line_col(&source, start));
+                let (pos, note) = map.locate(line, col);
+                return Err(self.errs.at(pos, format!("{what}: {problem}{note}")));
+            }
+        }
+        let vars: Vec<(String, Use)> = scope
             .iter()
             .map(|s| {
                 let u = refs.uses.get(*s).cloned().unwrap_or(Use::None);
                 ((*s).to_owned(), u)
             })
             .collect();
+        // An expression that reads no variable gives the same on every record: one that fails
+        // (`"abc" > 5`) would fail on each, so it is an error now.
+        if vars.iter().all(|(_, u)| *u == Use::None) {
+            let mut ctx = Context::with_env(self.env.clone());
+            for (name, _) in &vars {
+                ctx.add_variable_as_val(name.as_str(), json_to_val(&Value::Null));
+            }
+            if let Err(e) = program.execute(&ctx) {
+                return Err(self
+                    .errs
+                    .at(node.pos, format!("{what} fails on every record: {e}")));
+            }
+        }
         Ok(Expr {
             program,
             env: self.env.clone(),
@@ -285,12 +351,7 @@ impl Expression {
             offset: Some(0),
             kind: super::yaml::Kind::Str(text.to_owned()),
         };
-        let c = Compiler {
-            env: Arc::new(env),
-            errs,
-            text: text.into(),
-            application: Arc::default(),
-        };
+        let c = Compiler::new(Arc::new(env), errs, text.into());
         c.compile(&node, "expression", variables).map(Expression)
     }
 
@@ -317,12 +378,7 @@ mod tests {
             file: "f.yaml".into(),
         };
         let node = parse(text, &errs).unwrap();
-        let c = Compiler {
-            env: Arc::new(environment().unwrap()),
-            errs,
-            text: text.into(),
-            application: Arc::default(),
-        };
+        let c = Compiler::new(Arc::new(environment().unwrap()), errs, text.into());
         (c, node)
     }
 

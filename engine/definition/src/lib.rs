@@ -39,6 +39,7 @@
 
 mod apply;
 mod build;
+mod calls;
 mod convert;
 mod error;
 mod expr;
@@ -126,12 +127,7 @@ fn load_from(text: &str, file: &str, base: &Path) -> Result<Loaded, DefinitionEr
     let errs = error::Errors { file: file.into() };
     let env = functions::environment()
         .map_err(|e| errs.at(Pos::new(1, 1), format!("internal: CEL environment: {e}")))?;
-    let compiler = expr::Compiler {
-        env: Arc::new(env),
-        errs: errs.clone(),
-        text: text.into(),
-        application: Arc::default(),
-    };
+    let compiler = expr::Compiler::new(Arc::new(env), errs.clone(), text.into());
     let root = yaml::parse(text, &errs)?;
     let def = schema::read(&root, &errs, &compiler, base)?;
     let application = def.application.name.clone();

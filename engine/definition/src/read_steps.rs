@@ -58,6 +58,7 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
     f.take(kind);
     let mut name = f.take("name").map(|n| n.name(errs, "`name`")).transpose()?;
     let expr = |n: &Node, scope: &[&str]| r.compiler.compile(n, &what, scope);
+    let pred = |n: &Node| r.compiler.predicate(n, &what, RECORD);
     let store = |n: &Node| n.name(errs, &format!("the store of `{kind}`"));
     let yes = |n: &Node| -> Result<(), DefinitionError> {
         if n.boolean(errs, &format!("`{kind}`"))? {
@@ -71,11 +72,11 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
     };
     let op = match kind {
         "filter" | "filter_not" => Op::Filter {
-            expr: expr(arg, RECORD)?,
+            expr: pred(arg)?,
             keep: kind == "filter",
         },
         "validate" => Op::Validate {
-            expr: expr(arg, RECORD)?,
+            expr: pred(arg)?,
             error: f.take("error").map(|e| expr(e, RECORD)).transpose()?,
         },
         "map_values" => Op::MapValues(expr(arg, RECORD)?),
