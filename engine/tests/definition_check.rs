@@ -69,3 +69,15 @@ fn valid_calls_still_load() {
         loaded(&stream_with(step));
     }
 }
+
+#[test]
+fn a_misspelt_streams_property_is_a_load_error() {
+    let e = err(
+        "application: app\nconfig:\n  processing.exeption.handler: dead_letter\nstreams:\n  s:\n    from: in\n    steps:\n      - to: out\n",
+    );
+    assert!(e.starts_with("f.yaml:3:"), "{e}");
+    assert!(
+        e.contains("did you mean `processing.exception.handler`?"),
+        "{e}"
+    );
+}

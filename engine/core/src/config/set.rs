@@ -30,6 +30,30 @@ const CONTROLLED: &[(&str, &str)] = &[
     ),
 ];
 
+/// weir's own properties (the rest pass through to librdkafka).
+const WEIR_KEYS: &[&str] = &[
+    keys::APPLICATION_ID,
+    keys::BOOTSTRAP_SERVERS,
+    keys::NUM_STREAM_THREADS,
+    keys::PROCESSING_GUARANTEE,
+    keys::COMMIT_INTERVAL_MS,
+    keys::STATE_DIR,
+    keys::REPLICATION_FACTOR,
+    keys::GROUP_INSTANCE_ID,
+    keys::MAX_POLL_INTERVAL_MS,
+    keys::SESSION_TIMEOUT_MS,
+    keys::DESERIALIZATION_EXCEPTION_HANDLER,
+    keys::PROCESSING_EXCEPTION_HANDLER,
+    keys::DEAD_LETTER_TOPIC,
+    keys::STATESTORE_CACHE_MAX_BYTES,
+    keys::ROCKSDB_BLOCK_CACHE_BYTES,
+    keys::HTTP_ADDR,
+    keys::APPLICATION_SERVER,
+    keys::HTTP_TOKEN,
+    keys::HTTP_TLS_CERT,
+    keys::HTTP_TLS_KEY,
+];
+
 impl StreamsConfig {
     /// Sets `key` to `value`; `origin` says where the value came from, for errors.
     pub fn set_from(&mut self, key: &str, value: &str, origin: &str) -> Result<(), StreamsError> {
@@ -112,6 +136,14 @@ impl StreamsConfig {
                 if let Some((_, why)) = CONTROLLED.iter().find(|(k, _)| *k == bare) {
                     return Err(err(format!("cannot be set: {why}")));
                 }
+                // A near miss of weir's own property is a typo, not a librdkafka property
+                // (`processing.exeption.handler` would otherwise pass through unnoticed).
+                if let Some(near) = WEIR_KEYS
+                    .iter()
+                    .find(|k| crate::text::edit_distance(key, k) <= 2)
+                {
+                    return Err(err(format!("unknown property; did you mean `{near}`?")));
+                }
                 self.kafka.insert(key.to_string(), value.to_string());
             }
         }
@@ -191,6 +223,28 @@ mod tests {
         assert_eq!(c.rocksdb_block_cache_bytes, 1 << 20);
         assert_eq!(c.http_addr.as_deref(), Some("0.0.0.0:8080"));
         assert!(c.kafka.is_empty());
+    }
+
+    #[test]
+    fn a_near_miss_of_a_weir_property_is_an_error_with_the_right_name() {
+        let e = StreamsConfig::new("app")
+            .with("processing.exeption.handler", "dead_letter")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("processing.exeption.handler"), "{e}");
+        assert!(
+            e.contains("did you mean `processing.exception.handler`?"),
+            "{e}"
+        );
+        assert!(
+            StreamsConfig::new("app")
+                .with("comit.interval.ms", "100")
+                .is_err()
+        );
+        // librdkafka's own properties still pass through.
+        for k in ["socket.timeout.ms", "fetch.max.bytes", "linger.ms", "acks"] {
+            assert!(StreamsConfig::new("app").with(k, "1").is_ok(), "{k}");
+        }
     }
 
     #[test]
