@@ -155,7 +155,18 @@ pub fn check(files: &[PathBuf]) -> Result<(), Failure> {
     let mut bad = Vec::new();
     for f in files {
         match definition::load(f) {
-            Ok(l) => println!("{}: ok (application {})", f.display(), l.application),
+            Ok(l) => {
+                println!("{}: ok (application {})", f.display(), l.application);
+                for topic in l.topology.feedback_topics() {
+                    eprintln!(
+                        "{}: warning: topic `{topic}` is written and read by this topology: \
+                         every record written there is processed again (a loop unless the \
+                         steps end it); `weir try` stops after {} generations",
+                        f.display(),
+                        weir_engine::testkit::MAX_GENERATIONS
+                    );
+                }
+            }
             Err(e) => bad.push(e.to_string()),
         }
     }

@@ -205,3 +205,79 @@ fn describe_formats_dot_and_mermaid_and_rejects_others_with_exit_2() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("possible values"));
 }
+
+#[test]
+fn a_topology_reading_its_own_output_is_a_warning_in_check_and_a_bounded_error_in_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("loop.yaml");
+    std::fs::write(
+        &file,
+        "application: loop\nstreams:\n  s:\n    from: x\n    steps:\n      - to: x\n",
+    )
+    .unwrap();
+    let out = weir().arg("check").arg(&file).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: topic `x` is written and read"),
+        "{err}"
+    );
+
+    let input = dir.path().join("x.jsonl");
+    std::fs::write(
+        &input,
+        "{\"key\":\"k\",\"value\":{\"n\":1},\"timestamp\":1}\n",
+    )
+    .unwrap();
+    let out = weir()
+        .args(["try", "-f"])
+        .arg(&file)
+        .arg("--input")
+        .arg(format!("x={}", input.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stopped after 100 generations"), "{err}");
+}
+
+#[test]
+fn try_takes_records_without_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rekey.yaml");
+    std::fs::write(
+        &file,
+        "application: rekey\nstreams:\n  s:\n    from: in\n    steps:\n      - to: same\n      - select_key: value.user\n      - to: by-user\n",
+    )
+    .unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"value\":{\"user\":\"Игорь\"},\"timestamp\":1}\n{\"key\":null,\"value\":{\"user\":\"Виктор\"},\"timestamp\":2}\n",
+    )
+    .unwrap();
+    let out = weir()
+        .args(["try", "-f"])
+        .arg(&file)
+        .arg("--input")
+        .arg(format!("in={}", input.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.contains(
+            &"by-user\t{\"key\":\"Игорь\",\"value\":{\"user\":\"Игорь\"},\"timestamp\":1}"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&"same\t{\"key\":null,\"value\":{\"user\":\"Виктор\"},\"timestamp\":2}"),
+        "{stdout}"
+    );
+}

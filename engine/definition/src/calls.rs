@@ -148,9 +148,11 @@ impl CallChecker {
                     ));
                 }
                 (outcome == Probe::Undeclared).then(|| {
+                    let others: Vec<&str> =
+                        KNOWN.iter().copied().filter(|k| *k != call.name).collect();
                     format!(
                         "unknown function `{shown}`{}",
-                        crate::error::hint(&call.name, KNOWN)
+                        crate::error::hint(&call.name, &others)
                     )
                 })
             }

@@ -205,6 +205,23 @@ impl Topology {
             .collect()
     }
 
+    /// Topics the topology writes and reads back in its own tasks (not repartition topics, not
+    /// global tables): every record written there is processed again, so such a topology
+    /// loops unless its steps end the chain.
+    pub fn feedback_topics(&self) -> Vec<String> {
+        let sinks = self.sink_topics();
+        let mut out: Vec<String> = self
+            .subtopologies
+            .iter()
+            .flat_map(|s| s.sources.keys())
+            .filter(|t| sinks.contains(*t) && !self.repartition_topics.contains(*t))
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Every fixed topic some sink writes.
     pub fn sink_topics(&self) -> BTreeSet<String> {
         self.nodes

@@ -137,6 +137,12 @@ fn open_task_store(
     Ok(b.build()?)
 }
 
+/// How many times records may be written and read back within one pipe call (a chain of
+/// repartitions is a few; a topology reading its own output is endless).
+pub const MAX_GENERATIONS: usize = 100;
+/// How many records one pipe call may process, its descendants included.
+pub const MAX_RECORDS_PER_PIPE: usize = 1_000_000;
+
 impl TopologyTestDriver {
     /// A driver with in-memory stores and the clock at 0.
     pub fn new(topology: Topology) -> Result<Self, StreamsError> {
@@ -314,16 +320,41 @@ impl TopologyTestDriver {
             .unwrap_or_default()
     }
 
+    /// Processes what the topology wrote to topics it reads, generation by generation. A
+    /// topology that writes to a topic it reads itself (`to: x` above `from: x`) would go on
+    /// forever: it stops with an error after [`MAX_GENERATIONS`] generations or
+    /// [`MAX_RECORDS_PER_PIPE`] records of one pipe call.
     fn drain(&mut self, mut queue: VecDeque<ProducedRecord>) -> Result<(), StreamsError> {
-        while let Some(r) = queue.pop_front() {
-            self.process_one(
-                &r.topic,
-                r.key.as_deref(),
-                r.value.as_deref(),
-                r.timestamp,
-                &r.headers,
-                &mut queue,
-            )?;
+        let mut processed = 0usize;
+        for generation in 1.. {
+            if queue.is_empty() {
+                return Ok(());
+            }
+            if generation > MAX_GENERATIONS || processed > MAX_RECORDS_PER_PIPE {
+                let mut topics: Vec<&str> = queue.iter().map(|r| r.topic.as_str()).collect();
+                topics.sort_unstable();
+                topics.dedup();
+                return Err(StreamsError::InvalidTopology(format!(
+                    "records written to {} are read back by the topology: stopped after {} \
+                     generations ({processed} records) of one input record; a topology that \
+                     reads its own output loops",
+                    topics.join(", "),
+                    generation - 1
+                )));
+            }
+            let mut next = VecDeque::new();
+            while let Some(r) = queue.pop_front() {
+                processed += 1;
+                self.process_one(
+                    &r.topic,
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    r.timestamp,
+                    &r.headers,
+                    &mut next,
+                )?;
+            }
+            queue = next;
         }
         Ok(())
     }
