@@ -21,7 +21,7 @@
 //! assert_eq!(output.read_key_values(&mut driver).unwrap(), vec![("k".to_string(), Some("HI".to_string()))]);
 //! ```
 
-pub use weir_core::{config, datum, error, record, text};
+pub use weir_core::{config, datum, error, now_ms, record, text};
 pub use weir_definition as definition;
 pub use weir_graph as graph;
 pub use weir_http as http;

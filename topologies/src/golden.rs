@@ -32,6 +32,13 @@ pub enum GoldenError {
     },
     #[error("topic `{topic}`: {message}")]
     Encode { topic: String, message: String },
+    /// An input record that cannot go in (its key, value or timestamp), with its line.
+    #[error("topic `{topic}`, line {line}: {message}")]
+    Record {
+        topic: String,
+        line: usize,
+        message: String,
+    },
     #[error(transparent)]
     Streams(#[from] StreamsError),
 }
@@ -49,7 +56,7 @@ pub enum Format {
 }
 
 /// One record of a golden file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GoldenRecord {
     /// `null` (or absent): a record without a key.
     #[serde(default)]
@@ -59,6 +66,18 @@ pub struct GoldenRecord {
     pub timestamp: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "header_map")]
     pub headers: Vec<(String, Option<String>)>,
+    /// The line of the file it was read from (not part of the record: equality ignores it).
+    #[serde(skip)]
+    pub line: Option<usize>,
+}
+
+impl PartialEq for GoldenRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.value == other.value
+            && self.timestamp == other.timestamp
+            && self.headers == other.headers
+    }
 }
 
 /// Headers as a JSON object, in record order (a repeated header keeps its last value).
@@ -104,23 +123,33 @@ mod header_map {
     }
 }
 
-/// Reads a `.jsonl` file of records.
+/// Reads a `.jsonl` file of records (each remembers its line).
 pub fn read_jsonl(path: &Path) -> Result<Vec<GoldenRecord>, GoldenError> {
-    let text = std::fs::read_to_string(path).map_err(|source| GoldenError::Io {
+    let bytes = std::fs::read(path).map_err(|source| GoldenError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| GoldenError::Parse {
-                path: path.display().to_string(),
-                line: i + 1,
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    let at = |line: usize, message: String| GoldenError::Parse {
+        path: path.display().to_string(),
+        line,
+        message,
+    };
+    let mut out = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let l = std::str::from_utf8(raw).map_err(|e| {
+            at(
+                i + 1,
+                format!("not UTF-8 (byte {} of the line)", e.valid_up_to() + 1),
+            )
+        })?;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let mut r: GoldenRecord = serde_json::from_str(l).map_err(|e| at(i + 1, e.to_string()))?;
+        r.line = Some(i + 1);
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// Writes records as `.jsonl` text.
@@ -174,16 +203,32 @@ fn decode(topic: &str, format: &Format, b: &[u8]) -> Result<Value, GoldenError> 
 pub type Formats = HashMap<String, (Format, Format)>;
 
 /// The order records of several input topics are processed in: `(timestamp, input, line)` by
-/// timestamp, ties keeping the order the inputs were given in, then line order.
-pub fn input_order(inputs: &[(String, Vec<GoldenRecord>)]) -> Vec<(i64, usize, usize)> {
+/// timestamp, ties keeping the order the inputs were given in, then line order. A record
+/// without a timestamp gets `now` (as a producer stamps it); a negative one is an error (Kafka
+/// Streams' default timestamp extractor rejects it).
+pub fn input_order(
+    inputs: &[(String, Vec<GoldenRecord>)],
+    now: i64,
+) -> Result<Vec<(i64, usize, usize)>, GoldenError> {
     let mut order: Vec<(i64, usize, usize)> = Vec::new();
-    for (i, (_, records)) in inputs.iter().enumerate() {
+    for (i, (topic, records)) in inputs.iter().enumerate() {
         for (j, r) in records.iter().enumerate() {
-            order.push((r.timestamp.unwrap_or(0), i, j));
+            let ts = r.timestamp.unwrap_or(now);
+            if ts < 0 {
+                return Err(GoldenError::Record {
+                    topic: topic.clone(),
+                    line: r.line.unwrap_or(j + 1),
+                    message: format!(
+                        "timestamp {ts} is negative (Kafka Streams' default timestamp extractor \
+                         rejects it)"
+                    ),
+                });
+            }
+            order.push((ts, i, j));
         }
     }
     order.sort();
-    order
+    Ok(order)
 }
 
 /// The formats of `topic` (an error when none is known).
@@ -240,6 +285,7 @@ pub fn decode_record(
             .unwrap_or(Value::Null),
         value: value.map(|v| decode(topic, &vf, v)).transpose()?,
         timestamp: Some(timestamp),
+        line: None,
         headers: headers
             .iter()
             .map(|(k, v)| {
@@ -264,6 +310,29 @@ pub fn run(
     replay(topology, inputs, formats, error_handling).map(|(out, _)| out)
 }
 
+/// As [`run`], but the records written before a failure are returned with it (what a worker
+/// stopped by the `fail` handler has written).
+pub fn run_until_error(
+    topology: Topology,
+    inputs: &[(String, Vec<GoldenRecord>)],
+    formats: &Formats,
+    error_handling: Option<StreamsConfig>,
+) -> (BTreeMap<String, Vec<GoldenRecord>>, Option<GoldenError>) {
+    let config = DriverConfig {
+        error_handling,
+        ..DriverConfig::default()
+    };
+    let mut driver = match TopologyTestDriver::with_config(topology, config) {
+        Ok(d) => d,
+        Err(e) => return (BTreeMap::new(), Some(e.into())),
+    };
+    let failed = pipe_all(&mut driver, inputs, formats).err();
+    match outputs(&mut driver, formats) {
+        Ok(out) => (out, failed),
+        Err(e) => (BTreeMap::new(), Some(failed.unwrap_or(e))),
+    }
+}
+
 /// As [`run`], also handing back the driver (its stores hold the state the inputs left).
 pub fn replay(
     topology: Topology,
@@ -276,11 +345,38 @@ pub fn replay(
         ..DriverConfig::default()
     };
     let mut driver = TopologyTestDriver::with_config(topology, config)?;
-    for (ts, i, j) in input_order(inputs) {
+    pipe_all(&mut driver, inputs, formats)?;
+    let out = outputs(&mut driver, formats)?;
+    Ok((out, driver))
+}
+
+fn pipe_all(
+    driver: &mut TopologyTestDriver,
+    inputs: &[(String, Vec<GoldenRecord>)],
+    formats: &Formats,
+) -> Result<(), GoldenError> {
+    for (ts, i, j) in input_order(inputs, weir_engine::now_ms())? {
         let (topic, records) = &inputs[i];
-        let (key, value, headers) = encode_record(topic, formats, &records[j])?;
+        let r = &records[j];
+        let at = |e: GoldenError| match (e, r.line) {
+            (GoldenError::Encode { topic, message }, Some(line)) => GoldenError::Record {
+                topic,
+                line,
+                message,
+            },
+            (e, _) => e,
+        };
+        let (key, value, headers) = encode_record(topic, formats, r).map_err(at)?;
         driver.pipe_raw(topic, key.as_deref(), value.as_deref(), ts, headers)?;
     }
+    Ok(())
+}
+
+/// Every output topic's records so far, decoded.
+fn outputs(
+    driver: &mut TopologyTestDriver,
+    formats: &Formats,
+) -> Result<BTreeMap<String, Vec<GoldenRecord>>, GoldenError> {
     let mut out = BTreeMap::new();
     for topic in driver.output_topics() {
         let records = driver
@@ -300,7 +396,7 @@ pub fn replay(
             .collect::<Result<Vec<_>, GoldenError>>()?;
         out.insert(topic, records);
     }
-    Ok((out, driver))
+    Ok(out)
 }
 
 /// Reads `input/<topic>.jsonl` of the golden case in `dir` for each of `topics`.

@@ -246,7 +246,7 @@ fn worker_run(case: &Case, inputs: &[(String, Vec<GoldenRecord>)]) -> (Outputs, 
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    for (ts, i, j) in input_order(inputs) {
+    for (ts, i, j) in input_order(inputs, 0).unwrap() {
         let (topic, records) = &inputs[i];
         let (key, value, headers) = encode_record(topic, &case.formats, &records[j]).unwrap();
         let mut h = OwnedHeaders::new();

@@ -222,9 +222,10 @@ pub fn try_file(file: &Path, inputs: &[String], output_dir: Option<&Path>) -> Re
     let handlers = loaded
         .streams_config()
         .map_err(|e| Failure::BadInput(e.to_string()))?;
-    let out: BTreeMap<String, Vec<GoldenRecord>> =
-        golden::run(loaded.topology, &records, &formats, Some(handlers))
-            .map_err(|e| Failure::BadInput(e.to_string()))?;
+    // Records written before a failure are shown too, as a worker stopped by the `fail`
+    // handler has written them.
+    let (out, failed): (BTreeMap<String, Vec<GoldenRecord>>, _) =
+        golden::run_until_error(loaded.topology, &records, &formats, Some(handlers));
     match output_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Failure::Run(e.into()))?;
@@ -242,5 +243,28 @@ pub fn try_file(file: &Path, inputs: &[String], output_dir: Option<&Path>) -> Re
             }
         }
     }
-    Ok(())
+    match failed {
+        None => Ok(()),
+        Some(e) => Err(Failure::BadInput(located(e, inputs))),
+    }
+}
+
+/// `e` with the input file of its topic in front of a record's line (`in.jsonl:3: ...`).
+fn located(e: golden::GoldenError, inputs: &[String]) -> String {
+    if let golden::GoldenError::Record {
+        topic,
+        line,
+        message,
+    } = &e
+    {
+        let file = inputs
+            .iter()
+            .filter_map(|i| i.split_once('='))
+            .find(|(t, _)| t == topic)
+            .map(|(_, f)| f);
+        if let Some(file) = file {
+            return format!("{file}:{line}: topic `{topic}`: {message}");
+        }
+    }
+    e.to_string()
 }

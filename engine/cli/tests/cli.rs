@@ -281,3 +281,80 @@ fn try_takes_records_without_a_key() {
         "{stdout}"
     );
 }
+
+/// Runs `weir try` on `definition` (text) with `in=` lines `input`; (exit code, stdout, stderr).
+fn try_text(definition: &str, input: &[u8]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.yaml");
+    std::fs::write(&file, definition).unwrap();
+    let path = dir.path().join("in.jsonl");
+    std::fs::write(&path, input).unwrap();
+    let out = weir()
+        .args(["try", "-f"])
+        .arg(&file)
+        .arg("--input")
+        .arg(format!("in={}", path.display()))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PASS: &str = "application: t\nstreams:\n  s:\n    from: in\n    steps:\n      - validate: value.n > 0\n      - to: out\n";
+
+#[test]
+fn try_input_errors_name_the_file_and_line() {
+    let (code, _, err) = try_text(
+        PASS,
+        b"{\"key\":\"a\",\"value\":{\"n\":1},\"timestamp\":-1}\n",
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("in.jsonl:1: topic `in`: timestamp -1 is negative"),
+        "{err}"
+    );
+
+    let (code, _, err) = try_text(
+        PASS,
+        b"{\"key\":\"a\",\"value\":{\"n\":1},\"timestamp\":1}\n{\"key\":{\"id\":1},\"value\":{\"n\":1},\"timestamp\":2}\n",
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("in.jsonl:2: topic `in`: expected a JSON string"),
+        "{err}"
+    );
+
+    let (code, _, err) = try_text(
+        PASS,
+        b"{\"key\":\"a\",\"value\":{\"n\":1}}\n{\"key\":\"\xff\"}\n",
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("in.jsonl:2: not UTF-8"), "{err}");
+}
+
+#[test]
+fn try_stamps_records_without_a_timestamp_with_the_current_time() {
+    let (code, out, err) = try_text(PASS, b"{\"key\":\"a\",\"value\":{\"n\":1}}\n");
+    assert_eq!(code, Some(0), "{err}");
+    let line = out.lines().next().unwrap().split_once('\t').unwrap().1;
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    let ts = record["timestamp"].as_i64().unwrap();
+    assert!(ts > 1_700_000_000_000, "{ts}");
+}
+
+#[test]
+fn try_with_the_fail_handler_shows_what_was_written_before_the_failure() {
+    let (code, out, err) = try_text(
+        PASS,
+        b"{\"key\":\"a\",\"value\":{\"n\":1},\"timestamp\":1}\n{\"key\":\"b\",\"value\":{\"n\":0},\"timestamp\":2}\n{\"key\":\"c\",\"value\":{\"n\":3},\"timestamp\":3}\n",
+    );
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        out, "out\t{\"key\":\"a\",\"value\":{\"n\":1},\"timestamp\":1}\n",
+        "{err}"
+    );
+    assert!(err.contains("validation failed"), "{err}");
+}
