@@ -179,7 +179,30 @@ fn the_endpoint_answers_over_a_socket() {
         .iter()
         .map(|e| e["key"].as_str().unwrap())
         .collect();
-    assert_eq!(got, ["w20", "w21", "w22"]);
+    // `to` is inclusive, as Kafka Streams' range(from, to); `to_exclusive` is not.
+    assert_eq!(got, ["w20", "w21", "w22", "w23"]);
+    let (_, v) = json(addr, "/stores/counts/range?from=w20&to_exclusive=w23");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 3, "{v}");
+    // Every error is JSON: a path that is not UTF-8, a repeated parameter, both bounds, an
+    // unknown application.
+    for (bad, status) in [
+        ("/stores/counts/keys/%FF", 400),
+        ("/stores/counts/range?limit=1&limit=2", 400),
+        ("/stores/counts/range?to=w1&to_exclusive=w2", 400),
+        ("/stores/counts/range?application=nope", 404),
+    ] {
+        let (s, v) = json(addr, bad);
+        assert_eq!(s, status, "{bad}: {v}");
+        assert!(v["error"].is_string(), "{bad}: {v}");
+    }
+    let (_, v) = json(addr, "/stores/counts/range?application=counts-ap");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no application `counts-ap`; did you mean `counts-app`?"),
+        "{v}"
+    );
 
     // Stores, tasks, topology.
     let (_, v) = json(addr, "/stores");

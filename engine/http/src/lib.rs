@@ -9,7 +9,8 @@
 //! GET /tasks                         tasks: partitions, positions, committed offsets, lag, restore
 //! GET /stores                        stores: kind, tasks, approximate entries, bytes on disk
 //! GET /stores/{store}/keys/{key}     the decoded value; 404 when absent; forwarded to the owner
-//! GET /stores/{store}/range?from=&to=&prefix=&limit=&cursor=     this worker's tasks, paginated
+//! GET /stores/{store}/range?from=&to=&prefix=&limit=&cursor=     this worker's tasks, paginated;
+//!                                    `to` inclusive (`to_exclusive=` to leave it out)
 //! GET /instances                     the workers of each application and their tasks
 //! GET /metrics                       Prometheus text format
 //! ```

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -119,11 +120,21 @@ struct TopologyParams {
     application: Option<String>,
 }
 
+/// A path or query string axum could not read (bad UTF-8, a repeated parameter) as a JSON
+/// 400, like every other error of the endpoint.
+fn rejected(e: impl std::fmt::Display) -> Response {
+    error(StatusCode::BAD_REQUEST, e.to_string())
+}
+
 async fn topology(
     State(s): State<Arc<Shared>>,
-    Query(p): Query<TopologyParams>,
+    p: Result<Query<TopologyParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let p = match p {
+        Ok(Query(p)) => p,
+        Err(e) => return rejected(e.body_text()),
+    };
     let apps: Vec<&AppState> = s
         .apps
         .iter()
@@ -211,19 +222,27 @@ async fn list_stores(State(s): State<Arc<Shared>>) -> Response {
 
 async fn key(
     State(s): State<Arc<Shared>>,
-    Path((store, key)): Path<(String, String)>,
-    Query(p): Query<KeyParams>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<KeyParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    stores::get_key(s, store, key, p, headers).await
+    match (path, query) {
+        (Ok(Path((store, key))), Ok(Query(p))) => stores::get_key(s, store, key, p, headers).await,
+        (Err(e), _) => rejected(e.body_text()),
+        (_, Err(e)) => rejected(e.body_text()),
+    }
 }
 
 async fn range(
     State(s): State<Arc<Shared>>,
-    Path(store): Path<String>,
-    Query(p): Query<RangeParams>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<RangeParams>, QueryRejection>,
 ) -> Response {
-    stores::range(s, store, p).await
+    match (path, query) {
+        (Ok(Path(store)), Ok(Query(p))) => stores::range(s, store, p).await,
+        (Err(e), _) => rejected(e.body_text()),
+        (_, Err(e)) => rejected(e.body_text()),
+    }
 }
 
 async fn instances(State(s): State<Arc<Shared>>) -> Response {

@@ -31,7 +31,10 @@ pub(crate) struct KeyParams {
 pub(crate) struct RangeParams {
     application: Option<String>,
     from: Option<String>,
+    /// Inclusive, as Kafka Streams' `range(from, to)`.
     to: Option<String>,
+    /// Exclusive upper bound (instead of `to`).
+    to_exclusive: Option<String>,
     prefix: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
@@ -52,6 +55,21 @@ fn resolve<'a>(
     store: &str,
     application: Option<&str>,
 ) -> Result<(&'a AppState, &'a StoreDef), ApiError> {
+    if let Some(name) = application
+        && !apps.iter().any(|a| a.application == name)
+    {
+        let names: Vec<&str> = apps.iter().map(|a| a.application.as_str()).collect();
+        let hint = weir_core::text::closest(name, &names)
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no application `{name}`{hint} (applications: {})",
+                names.join(", ")
+            ),
+        ));
+    }
     let holders: Vec<(&AppState, &StoreDef)> = apps
         .iter()
         .filter(|a| application.is_none_or(|n| n == a.application))
@@ -286,13 +304,29 @@ pub(crate) async fn range(s: Arc<Shared>, store: String, p: RangeParams) -> Resp
     let view = def.view.key.as_ref();
     let enc =
         |v: &Option<String>, what: &str| v.as_deref().map(|t| key_bytes(view, t, what)).transpose();
+    if p.to.is_some() && p.to_exclusive.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "give `to` (inclusive) or `to_exclusive`, not both",
+        );
+    }
     let (from, to, prefix) = match (
         enc(&p.from, "from"),
         enc(&p.to, "to"),
+        enc(&p.to_exclusive, "to_exclusive"),
         enc(&p.prefix, "prefix"),
     ) {
-        (Ok(f), Ok(t), Ok(x)) => (f, t, x),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r.into_response(),
+        // `to` is inclusive: the first key after it in byte order, `to` + 0x00, bounds the
+        // range exclusively.
+        (Ok(f), Ok(Some(mut t)), Ok(None), Ok(x)) => {
+            t.push(0);
+            (f, Some(t), x)
+        }
+        (Ok(f), Ok(None), Ok(t), Ok(x)) => (f, t, x),
+        (Ok(f), Ok(t), Ok(_), Ok(x)) => (f, t, x),
+        (Err(r), ..) | (_, Err(r), ..) | (_, _, Err(r), _) | (.., Err(r)) => {
+            return r.into_response();
+        }
     };
     let after = match p.cursor.as_deref().map(unhex) {
         None => None,
