@@ -34,6 +34,12 @@ use weir_runtime::stores::GlobalStore;
 use weir_runtime::task::{InputRecord, TaskId};
 use weir_runtime::time::PunctuationType;
 
+/// How long a poll waits for records when there are none: also how long an idle thread may
+/// take to answer a store read of the state endpoint (it serves them between polls).
+const IDLE_POLL: Duration = Duration::from_millis(2);
+/// Records processed between two looks at waiting store reads.
+const QUERY_EVERY: usize = 32;
+
 /// The state a stream thread shares with its rebalance callbacks.
 pub(crate) struct ThreadCore {
     pub name: String,
@@ -401,19 +407,23 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
     let result = (|| -> Result<(), StreamsError> {
         while !spec.shutdown.load(Ordering::Acquire) {
             let restoring = lock(&core)?.restore(&consumer, Duration::from_millis(200))?;
-            let timeout = if restoring {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(50)
-            };
-            // Poll a batch of records; rebalance callbacks run inside `poll`.
-            for _ in 0..1000 {
+            let timeout = if restoring { Duration::ZERO } else { IDLE_POLL };
+            // Poll a batch of records; rebalance callbacks run inside `poll`. Store reads of
+            // the state endpoint are answered between records too, so a read waits for at
+            // most QUERY_EVERY records, not for the whole batch.
+            for n in 0..1000 {
                 let polled = consumer.poll(timeout, |m| -> Result<(), StreamsError> {
                     lock(&core)?.process(m, &consumer)
                 })?;
                 match polled {
                     Some(r) => r?,
                     None => break,
+                }
+                if n % QUERY_EVERY == QUERY_EVERY - 1 {
+                    let waiting = status::pending(&queries);
+                    if !waiting.is_empty() {
+                        lock(&core)?.serve(waiting);
+                    }
                 }
             }
             let mut c = lock(&core)?;
