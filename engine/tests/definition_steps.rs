@@ -47,17 +47,25 @@ fn validate_sends_invalid_records_to_the_handler_with_the_error_text() {
     pipe(&mut d, "orders", "o2", json!({"qty": 0})).unwrap();
     // The predicate itself fails (no `qty`): an error of the record as well.
     pipe(&mut d, "orders", "o3", json!({"n": 1})).unwrap();
+    // The predicate fails on a type (text where a number is expected): the step's message and
+    // the reason both reach the dead letter.
+    pipe(&mut d, "orders", "o4", json!({"qty": "two"})).unwrap();
     assert_eq!(
         read(&mut d, "good-orders"),
         vec![(json!("o1"), json!({"qty": 2}))]
     );
     let dead = d.read_raw("bad-orders");
-    assert_eq!(dead.len(), 2);
+    assert_eq!(dead.len(), 3);
     assert_eq!(dead[0].value.as_deref(), Some(&b"{\"qty\":0}"[..]));
     let e0 = String::from_utf8_lossy(dead[0].headers.last("weir.error").unwrap()).into_owned();
     assert!(e0.ends_with("qty must be positive, got 0"), "{e0}");
     let e1 = String::from_utf8_lossy(dead[1].headers.last("weir.error").unwrap()).into_owned();
     assert!(e1.contains("f.yaml:9:19"), "{e1}");
+    let e2 = String::from_utf8_lossy(dead[2].headers.last("weir.error").unwrap()).into_owned();
+    assert!(
+        e2.contains("qty must be positive, got two (the check failed: f.yaml:9:19"),
+        "{e2}"
+    );
 }
 
 #[test]

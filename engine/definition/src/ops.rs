@@ -47,7 +47,22 @@ pub(crate) fn validate(s: &Stream, e: Expr, error: Option<Expr>) -> Stream {
     let e = Arc::new(e);
     let error = error.map(Arc::new);
     s.try_filter(move |k, v| {
-        if failure::try_test(&e, &[k, v])? {
+        let valid = match failure::try_test(&e, &[k, v]) {
+            Ok(valid) => valid,
+            // The predicate itself failed: the step's own message first, then why.
+            Err(why) => {
+                return Err(match &error {
+                    Some(m) => match m.eval(&[k, v]) {
+                        Ok(Value::String(text)) => format!("{text} (the check failed: {why})"),
+                        Ok(other) => format!("{other} (the check failed: {why})"),
+                        Err(_) => format!("invalid record (the check failed: {why})"),
+                    },
+                    None => format!("invalid record (the check failed: {why})"),
+                }
+                .into());
+            }
+        };
+        if valid {
             return Ok(true);
         }
         let message = match &error {
