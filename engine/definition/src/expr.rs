@@ -284,6 +284,7 @@ impl Expression {
             pos: Pos::new(1, 1),
             offset: Some(0),
             kind: super::yaml::Kind::Str(text.to_owned()),
+            yaml11: None,
         };
         let c = Compiler {
             env: Arc::new(env),
