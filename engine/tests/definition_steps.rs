@@ -230,12 +230,21 @@ fn a_branch_with_tombstones_true_takes_them_without_its_predicate() {
     pipe(&mut d, "orders", "o3", json!({"total": 50.0})).unwrap();
     // `value.total` of a null value would fail; the predicate is not evaluated.
     tombstone(&mut d, "orders", "o4");
-    assert_eq!(read(&mut d, "big"), vec![(json!("o1"), json!({"total": 150.0}))]);
+    assert_eq!(
+        read(&mut d, "big"),
+        vec![(json!("o1"), json!({"total": 150.0}))]
+    );
     assert_eq!(
         read(&mut d, "small"),
-        vec![(json!("o2"), json!({"total": 5.0})), (json!("o4"), json!(null))]
+        vec![
+            (json!("o2"), json!({"total": 5.0})),
+            (json!("o4"), json!(null))
+        ]
     );
-    assert_eq!(read(&mut d, "medium"), vec![(json!("o3"), json!({"total": 50.0}))]);
+    assert_eq!(
+        read(&mut d, "medium"),
+        vec![(json!("o3"), json!({"total": 50.0}))]
+    );
 }
 
 #[test]
@@ -254,7 +263,10 @@ fn without_tombstones_true_a_tombstone_goes_to_the_default_branch() {
     pipe(&mut d, "orders", "o2", json!({"total": 5.0})).unwrap();
     tombstone(&mut d, "orders", "o4");
     assert_eq!(read(&mut d, "small"), vec![(json!("o4"), json!(null))]);
-    assert_eq!(read(&mut d, "medium"), vec![(json!("o2"), json!({"total": 5.0}))]);
+    assert_eq!(
+        read(&mut d, "medium"),
+        vec![(json!("o2"), json!({"total": 5.0}))]
+    );
 }
 
 #[test]
@@ -274,13 +286,28 @@ fn branch_mapping_mistakes_are_located() {
         e.starts_with("f.yaml:9:20: branch `deleted` takes tombstones, but branch `small` (line 8) already does"),
         "{e}"
     );
-    let e = err(&TOMBSTONES.replace("{tombstones: false, when: 'value.total == -1.0'}", "{tombstones: false}"));
+    let e = err(&TOMBSTONES.replace(
+        "{tombstones: false, when: 'value.total == -1.0'}",
+        "{tombstones: false}",
+    ));
     assert_eq!(
         e,
-        "f.yaml:9:20: branch `deleted` (`when` and `tombstones`) needs `when`"
+        "f.yaml:9:20: branch `deleted` needs `when:` (its predicate), unless it takes only tombstones (`tombstones: true`)"
+    );
+    // A typo in a branch of tombstones only is the typo's error, not a missing `when`.
+    let e = err(&TOMBSTONES.replace(
+        "{when: value.total < 10.0, tombstones: true}",
+        "{tombstnes: true}",
+    ));
+    assert_eq!(
+        e,
+        "f.yaml:8:19: unknown key `tombstnes` in branch `small` (`when` and `tombstones`); did you mean `tombstones`?"
     );
     let e = err(&TOMBSTONES.replace("tombstones: true}", "tombstones: yes please}"));
-    assert!(e.starts_with("f.yaml:8:57: expected `tombstones`: true or false"), "{e}");
+    assert!(
+        e.starts_with("f.yaml:8:57: expected `tombstones`: true or false"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -297,7 +324,13 @@ streams:
       - to: out
 "#;
     let mut d = TopologyTestDriver::new(loaded(yaml).topology).unwrap();
-    pipe(&mut d, "messages", "m1", json!({"text": "Ты ДУРАК! Straße"})).unwrap();
+    pipe(
+        &mut d,
+        "messages",
+        "m1",
+        json!({"text": "Ты ДУРАК! Straße"}),
+    )
+    .unwrap();
     assert_eq!(
         read(&mut d, "out"),
         vec![(

@@ -270,7 +270,10 @@ mod tests {
     #[test]
     fn lower_and_upper_follow_unicode() {
         assert_eq!(eval("lower('Ты ДУРАК')").unwrap(), Value::from("ты дурак"));
-        assert_eq!(eval("upper('straße, ты')").unwrap(), Value::from("STRASSE, ТЫ"));
+        assert_eq!(
+            eval("upper('straße, ты')").unwrap(),
+            Value::from("STRASSE, ТЫ")
+        );
         // What they replace: cel's ASCII-only lowering leaves Cyrillic as it is.
         assert_eq!(eval("'ДУРАК'.lowerAscii()").unwrap(), Value::from("ДУРАК"));
         assert_eq!(

@@ -236,14 +236,22 @@ fn branch(r: &Reader<'_>, k: &Key, v: &Node, what: &str) -> Result<BranchDef, De
         .map(|n| n.boolean(errs, "`tombstones`"))
         .transpose()?
         .unwrap_or(false);
-    // Only tombstones need no predicate.
-    let when = if tombstones {
-        f.take("when")
-    } else {
-        Some(f.required("when")?)
-    };
-    let when = when.map(|n| r.compiler.compile(n, what, RECORD)).transpose()?;
+    let when = f.take("when");
     f.finish(&["when", "tombstones"])?;
+    // Only a branch of tombstones needs no predicate.
+    if when.is_none() && !tombstones {
+        return Err(errs.at(
+            v.pos,
+            format!(
+                "branch `{}` needs `when:` (its predicate), unless it takes only tombstones \
+                 (`tombstones: true`)",
+                k.name
+            ),
+        ));
+    }
+    let when = when
+        .map(|n| r.compiler.compile(n, what, RECORD))
+        .transpose()?;
     Ok(BranchDef {
         name,
         when,

@@ -127,8 +127,9 @@ fn convert(raw: Spanned<Raw>, text: &str, errs: &Errors) -> Result<Node, Definit
                 let name = match k.value {
                     Raw::Str(s) => s,
                     // A key is a name: `no:` names `no`, whatever YAML 1.1 says.
-                    Raw::Bool(b) => yaml11_bool(text, koffset)
-                        .map_or_else(|| b.to_string(), String::from),
+                    Raw::Bool(b) => {
+                        yaml11_bool(text, koffset).map_or_else(|| b.to_string(), String::from)
+                    }
                     Raw::Int(i) => i.to_string(),
                     Raw::Float(f) => f.to_string(),
                     Raw::Null => "null".to_owned(),
@@ -339,9 +340,10 @@ impl<'a> Fields<'a> {
     pub fn required(&mut self, key: &str) -> Result<&'a Node, DefinitionError> {
         match self.take(key) {
             Some(n) => Ok(n),
-            None => Err(self
-                .misspelt(&[key])
-                .unwrap_or_else(|| self.errs.at(self.pos, format!("{} needs `{key}`", self.what)))),
+            None => Err(self.misspelt(&[key]).unwrap_or_else(|| {
+                self.errs
+                    .at(self.pos, format!("{} needs `{key}`", self.what))
+            })),
         }
     }
 

@@ -37,7 +37,8 @@ impl<K: Datum, V: Datum> BranchedKStream<K, V> {
         name: impl Into<String>,
         pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.branches.push((name.into(), Some(Arc::new(pred)), false));
+        self.branches
+            .push((name.into(), Some(Arc::new(pred)), false));
         self
     }
 
@@ -49,7 +50,8 @@ impl<K: Datum, V: Datum> BranchedKStream<K, V> {
         name: impl Into<String>,
         pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.branches.push((name.into(), Some(Arc::new(pred)), true));
+        self.branches
+            .push((name.into(), Some(Arc::new(pred)), true));
         self
     }
 
