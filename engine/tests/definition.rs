@@ -36,13 +36,29 @@ fn unknown_options_and_keys_suggest_the_closest() {
         e,
         "f.yaml:7:9: unknown key `nmae` in `filter` step; did you mean `name`?"
     );
+    // A typo of a missing required key is reported at the typo, with the suggestion.
     let e = err("application: a\nstreams:\n  s:\n    form: t\n");
+    assert_eq!(
+        e,
+        "f.yaml:4:5: unknown key `form` in stream `s`; did you mean `from`?"
+    );
+    let e = err("application: a\nstreams:\n  s:\n    value: json\n");
     assert_eq!(
         e,
         "f.yaml:3:3: stream `s` needs `from: TOPIC` or `stream: NAME` (another stream to continue)"
     );
     let e = err("application: a\nstream:\n  s:\n    from: t\n");
+    assert_eq!(
+        e,
+        "f.yaml:2:1: unknown key `stream` in the definition; did you mean `streams`?"
+    );
+    let e = err("application: a\ntables: {}\n");
     assert_eq!(e, "f.yaml:1:1: the definition needs `streams`");
+    let e = err("applicaton: a\nstreams: {}\n");
+    assert_eq!(
+        e,
+        "f.yaml:1:1: unknown key `applicaton` in the definition; did you mean `application`?"
+    );
     let e = err("application: a\nstreams:\n  s:\n    from: t\n    value: jsn\n");
     assert_eq!(e, "f.yaml:5:12: unknown format `jsn`; did you mean `json`?");
 }
@@ -136,6 +152,72 @@ fn yaml_syntax_errors_and_missing_files_are_located() {
     assert!(
         e.starts_with("/no/such/file.yaml:1:1: cannot read the file"),
         "{e}"
+    );
+}
+
+#[test]
+fn yaml_1_1_booleans_where_a_name_is_expected_say_to_quote_them() {
+    let e = err("application: a\nstreams:\n  s:\n    from: t\n    steps:\n      - to: no\n");
+    assert_eq!(
+        e,
+        "f.yaml:6:13: expected `to` (a topic) (a string), found a boolean: `no` is read as a boolean in YAML 1.1; quote it: \"no\""
+    );
+    for word in ["n", "N", "yes", "y", "On", "OFF"] {
+        let e = err(&format!(
+            "application: a\nstreams:\n  s:\n    from: {word}\n"
+        ));
+        assert!(
+            e.starts_with("f.yaml:4:11: expected `from` (a topic) (a string), found a boolean: ")
+                && e.ends_with(&format!(
+                    "`{word}` is read as a boolean in YAML 1.1; quote it: \"{word}\""
+                )),
+            "{e}"
+        );
+    }
+    // `true` is a boolean in every YAML: no advice.
+    let e = err("application: true\nstreams: {}\n");
+    assert_eq!(
+        e,
+        "f.yaml:1:14: expected `application` (a string), found a boolean"
+    );
+    // Quoted, the word is the string; as a key it is the name as written.
+    let l = loaded(
+        "application: \"no\"\nstreams:\n  s:\n    from: 'off'\n    steps:\n      - branch: {no: value.x < 0, yes: value.x > 0}\n  n:\n    stream: s.no\n    steps:\n      - to: \"y\"\n",
+    );
+    assert_eq!(l.application, "no");
+    assert!(l.formats.contains_key("off"), "{:?}", l.formats);
+    assert!(l.formats.contains_key("y"), "{:?}", l.formats);
+    assert!(
+        l.topology.describe().contains("s-no"),
+        "{}",
+        l.topology.describe()
+    );
+    assert!(
+        l.topology.describe().contains("s-yes"),
+        "{}",
+        l.topology.describe()
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    // `é` in Latin-1 (0xE9) after three characters (one of them two bytes in UTF-8) of line 4.
+    std::fs::write(
+        &path,
+        b"application: a\nstreams:\n  s:\n    from: t\xc3\xa4x\xe9\n",
+    )
+    .unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 14), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "{}:4:14: the file is not valid UTF-8: byte 0xe9",
+            path.display()
+        )),
+        "{shown}"
     );
 }
 

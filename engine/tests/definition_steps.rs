@@ -1,6 +1,7 @@
 //! Definition-file features beyond the basic steps: `validate` (invalid records are errors for
 //! the handlers), `lookup` with `keys:` (many keys in a global table), a lookup in the table a
-//! stream above ends in, and the `config:` section.
+//! stream above ends in, the `config:` section, branches taking tombstones and Unicode text in
+//! expressions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -196,4 +197,159 @@ streams:
     );
     assert!(e.starts_with("f.yaml:10:17:"), "{e}");
     assert!(e.contains("not a table here"), "{e}");
+}
+
+const TOMBSTONES: &str = r#"application: shop
+streams:
+  orders:
+    from: orders
+    steps:
+      - branch:
+          big: value.total >= 100.0
+          small: {when: value.total < 10.0, tombstones: true}
+          deleted: {tombstones: false, when: 'value.total == -1.0'}
+        default: medium
+        name: size-
+  big:
+    stream: orders.big
+    steps:
+      - to: big
+  small:
+    stream: orders.small
+    steps:
+      - to: small
+  medium:
+    stream: orders.medium
+    steps:
+      - to: medium
+"#;
+
+fn tombstone(d: &mut TopologyTestDriver, topic: &str, key: &str) {
+    d.input_topic(topic, Format::String.serde(), Format::Json.serde())
+        .pipe_tombstone(d, json!(key))
+        .unwrap();
+}
+
+#[test]
+fn a_branch_with_tombstones_true_takes_them_without_its_predicate() {
+    let mut d = TopologyTestDriver::new(loaded(TOMBSTONES).topology).unwrap();
+    pipe(&mut d, "orders", "o1", json!({"total": 150.0})).unwrap();
+    pipe(&mut d, "orders", "o2", json!({"total": 5.0})).unwrap();
+    pipe(&mut d, "orders", "o3", json!({"total": 50.0})).unwrap();
+    // `value.total` of a null value would fail; the predicate is not evaluated.
+    tombstone(&mut d, "orders", "o4");
+    assert_eq!(
+        read(&mut d, "big"),
+        vec![(json!("o1"), json!({"total": 150.0}))]
+    );
+    assert_eq!(
+        read(&mut d, "small"),
+        vec![
+            (json!("o2"), json!({"total": 5.0})),
+            (json!("o4"), json!(null))
+        ]
+    );
+    assert_eq!(
+        read(&mut d, "medium"),
+        vec![(json!("o3"), json!({"total": 50.0}))]
+    );
+}
+
+#[test]
+fn without_tombstones_true_a_tombstone_goes_to_the_default_branch() {
+    let yaml = TOMBSTONES.replace(", tombstones: true}", "}");
+    let mut d = TopologyTestDriver::new(loaded(&yaml).topology).unwrap();
+    tombstone(&mut d, "orders", "o4");
+    assert!(read(&mut d, "small").is_empty());
+    assert_eq!(read(&mut d, "medium"), vec![(json!("o4"), json!(null))]);
+    // A branch of tombstones only needs no predicate.
+    let yaml = TOMBSTONES.replace(
+        "small: {when: value.total < 10.0, tombstones: true}",
+        "small: {tombstones: true}",
+    );
+    let mut d = TopologyTestDriver::new(loaded(&yaml).topology).unwrap();
+    pipe(&mut d, "orders", "o2", json!({"total": 5.0})).unwrap();
+    tombstone(&mut d, "orders", "o4");
+    assert_eq!(read(&mut d, "small"), vec![(json!("o4"), json!(null))]);
+    assert_eq!(
+        read(&mut d, "medium"),
+        vec![(json!("o2"), json!({"total": 5.0}))]
+    );
+}
+
+#[test]
+fn branch_mapping_mistakes_are_located() {
+    let e = err(&TOMBSTONES.replace("tombstones: true}", "tombstone: true}"));
+    assert_eq!(
+        e,
+        "f.yaml:8:45: unknown key `tombstone` in branch `small` (`when` and `tombstones`); did you mean `tombstones`?"
+    );
+    let e = err(&TOMBSTONES.replace("{when: value.total < 10.0,", "{wen: value.total < 10.0,"));
+    assert_eq!(
+        e,
+        "f.yaml:8:19: unknown key `wen` in branch `small` (`when` and `tombstones`); did you mean `when`?"
+    );
+    let e = err(&TOMBSTONES.replace("{tombstones: false, when:", "{tombstones: true, when:"));
+    assert!(
+        e.starts_with("f.yaml:9:20: branch `deleted` takes tombstones, but branch `small` (line 8) already does"),
+        "{e}"
+    );
+    let e = err(&TOMBSTONES.replace(
+        "{tombstones: false, when: 'value.total == -1.0'}",
+        "{tombstones: false}",
+    ));
+    assert_eq!(
+        e,
+        "f.yaml:9:20: branch `deleted` needs `when:` (its predicate), unless it takes only tombstones (`tombstones: true`)"
+    );
+    // A typo in a branch of tombstones only is the typo's error, not a missing `when`.
+    let e = err(&TOMBSTONES.replace(
+        "{when: value.total < 10.0, tombstones: true}",
+        "{tombstnes: true}",
+    ));
+    assert_eq!(
+        e,
+        "f.yaml:8:19: unknown key `tombstnes` in branch `small` (`when` and `tombstones`); did you mean `tombstones`?"
+    );
+    let e = err(&TOMBSTONES.replace("tombstones: true}", "tombstones: yes please}"));
+    assert!(
+        e.starts_with("f.yaml:8:57: expected `tombstones`: true or false"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unicode_text_is_lowered_and_masked_in_any_script() {
+    let yaml = r#"application: chat
+streams:
+  messages:
+    from: messages
+    steps:
+      - map_values: |
+          {"lower": lower(value.text), "upper": upper(value.text),
+           "ascii": value.text.lowerAscii(), "words": words(value.text),
+           "masked": mask(value.text, ["дурак", "strasse"])}
+      - to: out
+"#;
+    let mut d = TopologyTestDriver::new(loaded(yaml).topology).unwrap();
+    pipe(
+        &mut d,
+        "messages",
+        "m1",
+        json!({"text": "Ты ДУРАК! Straße"}),
+    )
+    .unwrap();
+    assert_eq!(
+        read(&mut d, "out"),
+        vec![(
+            json!("m1"),
+            json!({
+                "lower": "ты дурак! straße",
+                "upper": "ТЫ ДУРАК! STRASSE",
+                "ascii": "Ты ДУРАК! straße",
+                "words": ["ты", "дурак", "straße"],
+                "masked": "Ты *****! ******",
+            })
+        )]
+    );
 }

@@ -271,6 +271,34 @@ fn split_sends_each_record_to_the_first_matching_branch_or_the_default() {
 }
 
 #[test]
+fn split_sends_tombstones_to_the_first_branch_taking_them() {
+    let b = StreamsBuilder::new("app");
+    let branches = b
+        .stream("in", strings())
+        .split("split-")
+        .branch("a", |_, v| v.starts_with('a'))
+        .branch_with_tombstones("deleted", |_, v| v == "gone")
+        .branch_with_tombstones("never", |_, _| true)
+        .default_branch("other");
+    for (name, stream) in &branches {
+        stream.to(&format!("out-{name}"), Produced::default());
+    }
+    let mut d = TopologyTestDriver::new(b.build().unwrap()).unwrap();
+    pipe(&mut d, "in", &[("1", "ab"), ("2", "gone"), ("3", "zz")]);
+    d.input_topic("in", Serdes::string(), Serdes::string())
+        .pipe_tombstone(&mut d, s("4"))
+        .unwrap();
+    assert_eq!(read(&mut d, "out-split-a"), vec![kv("1", "ab")]);
+    // The tombstone skips every predicate (none sees a null value) and the default branch.
+    assert_eq!(
+        read(&mut d, "out-split-deleted"),
+        vec![kv("2", "gone"), (s("4"), None)]
+    );
+    assert_eq!(read(&mut d, "out-split-never"), vec![kv("3", "zz")]);
+    assert!(read(&mut d, "out-split-other").is_empty());
+}
+
+#[test]
 fn split_without_default_branch_drops_unmatched_records() {
     let b = StreamsBuilder::new("app");
     let branches = b

@@ -1,7 +1,8 @@
 //! Text helpers shared by definition-file functions (`words`, `mask`) and Rust topologies, so a
 //! topology and its YAML twin cut and mask text the same way.
 //!
-//! A word is a maximal run of alphanumeric characters (Unicode); words compare in lower case.
+//! A word is a maximal run of alphanumeric characters (Unicode); words compare in lower case
+//! (Unicode's, not ASCII's: `ДУРАК` is `дурак`), or caseless by [`fold`].
 
 /// The words of `text`, lower-cased, in order (repeats kept).
 pub fn words(text: &str) -> Vec<String> {
@@ -36,6 +37,27 @@ pub fn mask(text: &str, masked: impl Fn(&str) -> bool) -> String {
         }
     }
     flush(&mut word, &mut out);
+    out
+}
+
+/// The caseless form of `text`, for comparing words whatever their case: Unicode full case
+/// folding, computed per character as the lower case of the upper case of the lower case, so
+/// `ß`, `ẞ` and `SS` all fold to `ss`, final `ς` and `Σ` to `σ`, `ﬁ` to `fi`. Turkish dotless
+/// `ı` stays apart from `i` (as in Unicode's folding; its upper case `I` would merge them).
+/// No locale rules beyond that, and no normalization (a precomposed `é` is not `e` + accent).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == 'ı' {
+            out.push(c);
+            continue;
+        }
+        for l in c.to_lowercase() {
+            for u in l.to_uppercase() {
+                out.extend(u.to_lowercase());
+            }
+        }
+    }
     out
 }
 
@@ -83,6 +105,20 @@ mod tests {
         );
         assert!(words(" ,.!").is_empty());
         assert_eq!(words("Grüße, Ünal"), ["grüße", "ünal"]);
+        assert_eq!(words("Ты ДУРАК!"), ["ты", "дурак"]);
+    }
+
+    #[test]
+    fn fold_is_caseless_by_unicode_rules() {
+        assert_eq!(fold("ДУРАК"), "дурак");
+        assert_eq!(fold("Straße"), fold("STRASSE"));
+        assert_eq!(fold("STRAẞE"), "strasse");
+        assert_eq!(fold("ΟΔΟΣ"), fold("οδος"));
+        assert_eq!(fold("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(fold("ﬁne"), "fine");
+        assert_eq!(fold("İ"), "i\u{307}");
+        assert_ne!(fold("sık"), fold("sik"));
+        assert_eq!(fold("plain ascii 42"), "plain ascii 42");
     }
 
     #[test]

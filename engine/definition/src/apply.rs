@@ -129,7 +129,7 @@ impl Builder<'_> {
             Op::Branch { branches, default } => {
                 let prefix = step.name.clone().unwrap_or_else(|| format!("{stream}-"));
                 let mut names: Vec<&str> = Vec::new();
-                for n in branches.iter().map(|(n, _)| n).chain(default.iter()) {
+                for n in branches.iter().map(|b| &b.name).chain(default.iter()) {
                     if names.contains(&n.name.as_str()) {
                         return Err(self
                             .errs
@@ -142,7 +142,6 @@ impl Builder<'_> {
                     .iter()
                     .map(|n| ((*n).to_owned(), format!("{prefix}{n}")))
                     .collect();
-                let branches = branches.into_iter().map(|(n, e)| (n.name, e)).collect();
                 let mut out = ops::branch(&s, &prefix, branches, default.map(|d| d.name));
                 for (n, full) in short {
                     if let Some(b) = out.remove(&full) {

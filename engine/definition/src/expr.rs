@@ -350,6 +350,7 @@ impl Expression {
             pos: Pos::new(1, 1),
             offset: Some(0),
             kind: super::yaml::Kind::Str(text.to_owned()),
+            yaml11: None,
         };
         let c = Compiler::new(Arc::new(env), errs, text.into());
         c.compile(&node, "expression", variables).map(Expression)

@@ -1,13 +1,14 @@
 //! The CEL environment of definition files: the standard library, cel's `strings`, `lists` and
-//! `math` extensions, and three functions of weir's own for what CEL cannot say:
+//! `math` extensions, and functions of weir's own for what CEL cannot say:
 //!
 //! | function | result |
 //! |---|---|
 //! | `take(list, n)` | the first `n` elements (all of them when the list is shorter) |
 //! | `top(map, n)` | the keys of the `n` largest numeric values, largest first, ties by key |
 //! | `put(map, key, value)` | a copy of `map` with `key` set to `value` |
-//! | `words(text)` | the words of `text`, lower-cased (see [`weir_core::text`]) |
-//! | `mask(text, words)` | `text` with each word that is a key of the map (or an element of the list) `words` replaced by `*`s |
+//! | `words(text)` | the words of `text`, lower-cased by Unicode rules (see [`weir_core::text`]) |
+//! | `mask(text, words)` | `text` with each word that is a key of the map (or an element of the list) `words`, compared caseless ([`weir_core::text::fold`]), replaced by `*`s |
+//! | `lower(text)`, `upper(text)` | `text` in lower / upper case by Unicode rules (cel's `lowerAscii()` leaves `Д` as it is) |
 //!
 //! The lists extension adds `slice`, `sort`, `sortBy`, `reverse`, `distinct`, `flatten`; the
 //! standard library's optional values give defaults: `m[?k].orValue(0)`.
@@ -21,6 +22,7 @@ use cel::common::types::{
 };
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError, extensions};
+use weir_core::text::fold;
 
 /// The environment every expression of a definition is compiled and run in.
 pub(crate) fn environment() -> Result<Env, DeclarationError> {
@@ -36,6 +38,8 @@ pub(crate) fn environment() -> Result<Env, DeclarationError> {
         vec![MAP_TYPE, DYN_TYPE, DYN_TYPE],
         put,
     )?;
+    env.add_overload("lower", "lower_string", vec![STRING_TYPE], lower)?;
+    env.add_overload("upper", "upper_string", vec![STRING_TYPE], upper)?;
     env.add_overload("words", "words_string", vec![STRING_TYPE], words)?;
     env.add_overload("mask", "mask_string_map", vec![STRING_TYPE, MAP_TYPE], mask)?;
     env.add_overload(
@@ -154,6 +158,20 @@ fn string_arg<'b>(function: &str, v: &'b dyn Val) -> Result<&'b str, ExecutionEr
         })
 }
 
+/// `lower(text)`.
+fn lower<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [text] = args(a)?;
+    let out = string_arg("lower", text.as_ref())?.to_lowercase();
+    Ok(CowVal::owned(CelString::from(out)))
+}
+
+/// `upper(text)`.
+fn upper<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [text] = args(a)?;
+    let out = string_arg("upper", text.as_ref())?.to_uppercase();
+    Ok(CowVal::owned(CelString::from(out)))
+}
+
 /// `words(text)`.
 fn words<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let [text] = args(a)?;
@@ -164,22 +182,23 @@ fn words<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionErro
     Ok(CowVal::owned(CelList::from(list)))
 }
 
-/// `mask(text, words)`: `words` is a map (its keys) or a list of strings.
+/// `mask(text, words)`: `words` is a map (its keys) or a list of strings; a word of `text` is
+/// masked when its case fold is one of theirs.
 fn mask<'b, 'v>(a: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let [text, set] = args(a)?;
     let text = string_arg("mask", text.as_ref())?;
     let mut masked = std::collections::HashSet::new();
     if let Some(m) = set.downcast_ref::<CelMap>() {
         for k in m.inner().keys() {
-            masked.insert(string_arg("mask", k.inner())?.to_lowercase());
+            masked.insert(fold(string_arg("mask", k.inner())?));
         }
     } else if let Some(items) = set.as_iterable() {
         let mut iter = items.iter();
         while let Some(item) = iter.next() {
-            masked.insert(string_arg("mask", item)?.to_lowercase());
+            masked.insert(fold(string_arg("mask", item)?));
         }
     }
-    let out = weir_core::text::mask(text, |w| masked.contains(w));
+    let out = weir_core::text::mask(text, |w| masked.contains(&fold(w)));
     Ok(CowVal::owned(CelString::from(out)))
 }
 
@@ -228,7 +247,40 @@ mod tests {
             Value::from("Buy CHEAP *****!")
         );
         assert!(eval("mask('x', [1])").is_err());
+        // Unicode case: the word matches whatever its case (and the list's).
+        assert_eq!(
+            eval("mask('Ты ДУРАК!', ['дурак'])").unwrap(),
+            Value::from("Ты *****!")
+        );
+        assert_eq!(
+            eval("mask('ты дурак', {'ДУРАК': 1})").unwrap(),
+            Value::from("ты *****")
+        );
+        assert_eq!(
+            eval("mask('Die STRASSE, die Straße', ['straße'])").unwrap(),
+            Value::from("Die *******, die ******")
+        );
+        assert_eq!(
+            eval("words('Ты ДУРАК, ΟΔΟΣ!')").unwrap(),
+            eval("['ты', 'дурак', 'οδος']").unwrap()
+        );
         assert!(eval("words(1)").is_err());
+    }
+
+    #[test]
+    fn lower_and_upper_follow_unicode() {
+        assert_eq!(eval("lower('Ты ДУРАК')").unwrap(), Value::from("ты дурак"));
+        assert_eq!(
+            eval("upper('straße, ты')").unwrap(),
+            Value::from("STRASSE, ТЫ")
+        );
+        // What they replace: cel's ASCII-only lowering leaves Cyrillic as it is.
+        assert_eq!(eval("'ДУРАК'.lowerAscii()").unwrap(), Value::from("ДУРАК"));
+        assert_eq!(
+            eval("mask(lower('ДУРАК'), ['дурак'])").unwrap(),
+            Value::from("*****")
+        );
+        assert!(eval("lower(1)").is_err());
     }
 
     #[test]

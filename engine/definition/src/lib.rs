@@ -107,13 +107,38 @@ impl std::fmt::Debug for Loaded {
 pub fn load(path: impl AsRef<Path>) -> Result<Loaded, DefinitionError> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| DefinitionError {
+    let bytes = std::fs::read(path).map_err(|e| DefinitionError {
         file: file.clone(),
         line: 1,
         column: 1,
         message: format!("cannot read the file: {e}"),
     })?;
+    let text = utf8(bytes, &file)?;
     load_from(&text, &file, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// The file's text, or an error at its first byte that is not UTF-8 (the column counts the
+/// characters before it on its line, plus one).
+fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, DefinitionError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let byte = bytes.get(at).copied().unwrap_or(0);
+        // Everything before `at` is valid UTF-8.
+        let before = std::str::from_utf8(bytes.get(..at).unwrap_or_default()).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = before.matches('\n').count() + 1;
+        let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+        DefinitionError {
+            file: file.to_owned(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            message: format!(
+                "the file is not valid UTF-8: byte 0x{byte:02x} at byte offset {at} \
+                 (save it as UTF-8)"
+            ),
+        }
+    })
 }
 
 /// Loads a definition from `text`, naming it `file_name` in errors (Avro schema paths are

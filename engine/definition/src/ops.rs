@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::expr::Expr;
 use super::failure::{self, OnFailure, first_failed, is_failed};
-use super::steps::{Keep, Level, Lookup};
+use super::steps::{BranchDef, Keep, Level, Lookup};
 use weir_runtime::dsl::{GlobalKTable, KStream, KTable};
 
 pub(crate) type Stream = KStream<Value, Value>;
@@ -146,15 +146,26 @@ pub(crate) fn log(s: &Stream, e: Expr, level: Level, stream: String) -> Stream {
     })
 }
 
+/// The split: each branch's predicate (none: no record but tombstones), the branch marked
+/// `tombstones` taking the tombstones.
 pub(crate) fn branch(
     s: &Stream,
     prefix: &str,
-    branches: Vec<(String, Expr)>,
+    branches: Vec<BranchDef>,
     default: Option<String>,
 ) -> std::collections::BTreeMap<String, Stream> {
     let mut split = s.split(prefix);
-    for (name, e) in branches {
-        split = split.branch(name, move |k, v| failure::test(&e, &[k, v], BRANCH));
+    for b in branches {
+        let name = b.name.name;
+        let pred = move |k: &Value, v: &Value| match &b.when {
+            Some(e) => failure::test(e, &[k, v], BRANCH),
+            None => false,
+        };
+        split = if b.tombstones {
+            split.branch_with_tombstones(name, pred)
+        } else {
+            split.branch(name, pred)
+        };
     }
     match default {
         Some(d) => split.default_branch(d),

@@ -5,8 +5,8 @@
 
 use super::error::{DefinitionError, hint};
 use super::schema::{Named, Reader};
-use super::steps::{KINDS, Keep, Level, Lookup, Op, RECORD, Step};
-use super::yaml::{Fields, Key, Node};
+use super::steps::{BranchDef, KINDS, Keep, Level, Lookup, Op, RECORD, Step};
+use super::yaml::{Fields, Key, Kind, Node};
 
 pub(crate) fn read_steps(r: &Reader<'_>, node: &Node) -> Result<Vec<Step>, DefinitionError> {
     node.items(r.errs, "`steps`")?
@@ -110,17 +110,24 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
             Op::Lookup(Box::new(l))
         }
         "branch" => {
-            let mut branches = Vec::new();
+            let mut branches: Vec<BranchDef> = Vec::new();
             for (k, v) in
                 Fields::of(arg, errs, "`branch` (branch names and their predicates)")?.all()
             {
-                branches.push((
-                    Named {
-                        name: k.name.clone(),
-                        pos: k.pos,
-                    },
-                    expr(v, RECORD)?,
-                ));
+                let b = branch(r, k, v, &what)?;
+                if b.tombstones
+                    && let Some(first) = branches.iter().find(|b| b.tombstones)
+                {
+                    return Err(errs.at(
+                        v.pos,
+                        format!(
+                            "branch `{}` takes tombstones, but branch `{}` (line {}) already does; \
+                             they go to one branch: keep `tombstones: true` on one",
+                            k.name, first.name.name, first.name.pos.line
+                        ),
+                    ));
+                }
+                branches.push(b);
             }
             let default = f
                 .take("default")
@@ -203,6 +210,53 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
         kind,
         name,
         op,
+    })
+}
+
+/// One branch: `NAME: PREDICATE` or `NAME: {when: PREDICATE, tombstones: BOOL}`.
+fn branch(r: &Reader<'_>, k: &Key, v: &Node, what: &str) -> Result<BranchDef, DefinitionError> {
+    let errs = r.errs;
+    let name = Named {
+        name: k.name.clone(),
+        pos: k.pos,
+    };
+    if !matches!(v.kind, Kind::Map(_)) {
+        return Ok(BranchDef {
+            name,
+            when: Some(r.compiler.compile(v, what, RECORD)?),
+            tombstones: false,
+        });
+    }
+    let mut f = Fields::of(
+        v,
+        errs,
+        &format!("branch `{}` (`when` and `tombstones`)", k.name),
+    )?;
+    let tombstones = f
+        .take("tombstones")
+        .map(|n| n.boolean(errs, "`tombstones`"))
+        .transpose()?
+        .unwrap_or(false);
+    let when = f.take("when");
+    f.finish(&["when", "tombstones"])?;
+    // Only a branch of tombstones needs no predicate.
+    if when.is_none() && !tombstones {
+        return Err(errs.at(
+            v.pos,
+            format!(
+                "branch `{}` needs `when:` (its predicate), unless it takes only tombstones \
+                 (`tombstones: true`)",
+                k.name
+            ),
+        ));
+    }
+    let when = when
+        .map(|n| r.compiler.compile(n, what, RECORD))
+        .transpose()?;
+    Ok(BranchDef {
+        name,
+        when,
+        tombstones,
     })
 }
 

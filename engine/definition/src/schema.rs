@@ -290,6 +290,9 @@ impl Reader<'_> {
                 ));
             }
             (None, None) => {
+                if let Some(e) = f.misspelt(&["from", "stream"]) {
+                    return Err(e);
+                }
                 return Err(errs.at(
                     pos,
                     format!(

@@ -69,6 +69,17 @@ pub(crate) struct Lookup {
     pub value_name: Option<String>,
 }
 
+/// One named branch of a `branch` step: `NAME: PREDICATE`, or
+/// `NAME: {when: PREDICATE, tombstones: true}`.
+pub(crate) struct BranchDef {
+    pub name: Named,
+    /// The predicate; `None` for a branch of tombstones only (`tombstones: true`, no `when`).
+    pub when: Option<Expr>,
+    /// Tombstones (records with a null value, which no predicate sees) go to this branch
+    /// instead of the default branch.
+    pub tombstones: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Level {
     Trace,
@@ -101,7 +112,7 @@ pub(crate) enum Op {
     },
     Lookup(Box<Lookup>),
     Branch {
-        branches: Vec<(Named, Expr)>,
+        branches: Vec<BranchDef>,
         default: Option<Named>,
     },
     Merge(Named),

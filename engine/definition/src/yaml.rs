@@ -5,6 +5,10 @@
 //! Owns: YAML syntax errors (with the parser's line and column), the position of every key and
 //! value. Does not own: what the keys mean (see `schema`). Anchors, aliases and merge keys are
 //! resolved by the parser; a duplicate key is an error.
+//!
+//! YAML 1.1 booleans: the parser reads a plain `y`, `yes`, `n`, `no`, `on`, `off` (any case) as a
+//! boolean. A mapping key is always read as written (`no:` names `no`); a value keeps its
+//! spelling, so where a string is expected the error says to quote it.
 
 use std::fmt;
 
@@ -20,6 +24,8 @@ pub(crate) struct Node {
     /// Byte offset of the value's first character in the file, when the parser knows it.
     pub offset: Option<usize>,
     pub kind: Kind,
+    /// How a boolean was written when only YAML 1.1 makes it one (`no`, `Yes`, `on`...).
+    pub yaml11: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +55,22 @@ pub(crate) fn parse(text: &str, errs: &Errors) -> Result<Node, DefinitionError> 
             .unwrap_or(Pos::new(1, 1));
         errs.at(pos, bare_message(&e.without_snippet().to_string()))
     })?;
-    convert(raw, errs)
+    convert(raw, text, errs)
+}
+
+/// The plain scalar written at byte `offset` of `text` if it is a boolean of YAML 1.1 only
+/// (`y`, `yes`, `n`, `no`, `on`, `off` in any case; not `true`, `false`).
+fn yaml11_bool(text: &str, offset: Option<usize>) -> Option<Box<str>> {
+    let rest = text.get(offset?..)?;
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}' | '#' | ':'))
+        .unwrap_or(rest.len());
+    let word = &rest[..end];
+    const WORDS: [&str; 6] = ["y", "yes", "n", "no", "on", "off"];
+    WORDS
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(word))
+        .then(|| word.into())
 }
 
 fn clamp(n: u64) -> u32 {
@@ -81,8 +102,12 @@ fn pos_of(l: &Location) -> (Pos, Option<usize>) {
     (Pos::new(clamp(l.line()), clamp(l.column())), offset)
 }
 
-fn convert(raw: Spanned<Raw>, errs: &Errors) -> Result<Node, DefinitionError> {
+fn convert(raw: Spanned<Raw>, text: &str, errs: &Errors) -> Result<Node, DefinitionError> {
     let (pos, offset) = pos_of(&raw.referenced);
+    let yaml11 = match raw.value {
+        Raw::Bool(_) => yaml11_bool(text, offset),
+        _ => None,
+    };
     let kind = match raw.value {
         Raw::Null => Kind::Null,
         Raw::Bool(b) => Kind::Bool(b),
@@ -92,16 +117,19 @@ fn convert(raw: Spanned<Raw>, errs: &Errors) -> Result<Node, DefinitionError> {
         Raw::Seq(items) => Kind::Seq(
             items
                 .into_iter()
-                .map(|i| convert(i, errs))
+                .map(|i| convert(i, text, errs))
                 .collect::<Result<_, _>>()?,
         ),
         Raw::Map(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
-                let (kpos, _) = pos_of(&k.referenced);
+                let (kpos, koffset) = pos_of(&k.referenced);
                 let name = match k.value {
                     Raw::Str(s) => s,
-                    Raw::Bool(b) => b.to_string(),
+                    // A key is a name: `no:` names `no`, whatever YAML 1.1 says.
+                    Raw::Bool(b) => {
+                        yaml11_bool(text, koffset).map_or_else(|| b.to_string(), String::from)
+                    }
                     Raw::Int(i) => i.to_string(),
                     Raw::Float(f) => f.to_string(),
                     Raw::Null => "null".to_owned(),
@@ -109,12 +137,17 @@ fn convert(raw: Spanned<Raw>, errs: &Errors) -> Result<Node, DefinitionError> {
                         return Err(errs.at(kpos, "expected a plain name as mapping key"));
                     }
                 };
-                out.push((Key { name, pos: kpos }, convert(v, errs)?));
+                out.push((Key { name, pos: kpos }, convert(v, text, errs)?));
             }
             Kind::Map(out)
         }
     };
-    Ok(Node { pos, offset, kind })
+    Ok(Node {
+        pos,
+        offset,
+        kind,
+        yaml11,
+    })
 }
 
 /// What serde-saphyr hands us: values with spans, before positions are simplified.
@@ -201,10 +234,17 @@ impl Node {
     }
 
     fn expected(&self, errs: &Errors, what: &str) -> DefinitionError {
-        errs.at(
-            self.pos,
-            format!("expected {what}, found {}", self.describe()),
-        )
+        let found = self.describe();
+        match &self.yaml11 {
+            Some(word) => errs.at(
+                self.pos,
+                format!(
+                    "expected {what}, found {found}: `{word}` is read as a boolean in YAML 1.1; \
+                     quote it: \"{word}\""
+                ),
+            ),
+            None => errs.at(self.pos, format!("expected {what}, found {found}")),
+        }
     }
 
     /// A non-empty string (names of topics, stores, nodes...).
@@ -295,11 +335,34 @@ impl<'a> Fields<'a> {
         Some(e.1)
     }
 
-    /// The value of `key`, which must be present.
+    /// The value of `key`, which must be present (when a key not taken yet looks like a typo
+    /// of it, the error is that key's, with the suggestion).
     pub fn required(&mut self, key: &str) -> Result<&'a Node, DefinitionError> {
-        let (errs, pos, what) = (self.errs, self.pos, self.what.clone());
-        self.take(key)
-            .ok_or_else(|| errs.at(pos, format!("{what} needs `{key}`")))
+        match self.take(key) {
+            Some(n) => Ok(n),
+            None => Err(self.misspelt(&[key]).unwrap_or_else(|| {
+                self.errs
+                    .at(self.pos, format!("{} needs `{key}`", self.what))
+            })),
+        }
+    }
+
+    /// "unknown key `stream`...; did you mean `streams`?" for the first key not taken yet that
+    /// is a likely typo of one of `wanted` (keys that are missing).
+    pub fn misspelt(&self, wanted: &[&str]) -> Option<DefinitionError> {
+        let (k, _, _) = self
+            .entries
+            .iter()
+            .find(|(k, _, used)| !used && weir_core::text::closest(&k.name, wanted).is_some())?;
+        Some(self.errs.at(
+            k.pos,
+            format!(
+                "unknown key `{}` in {}{}",
+                k.name,
+                self.what,
+                hint(&k.name, wanted)
+            ),
+        ))
     }
 
     /// Every key: for mappings whose keys are names the user chose.

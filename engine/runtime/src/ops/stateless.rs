@@ -185,20 +185,25 @@ impl<K: 'static, V: 'static> Node for Peek<K, V> {
 }
 
 /// Sends each record to the first branch whose predicate holds (child `i` for predicate `i`), or
-/// to the default branch (the child after the last predicate) when there is one. Null values go
-/// to the default branch.
+/// to the default branch (the child after the last predicate) when there is one. Null values
+/// (tombstones) are tested by no predicate: they go to child `tombstones` when set, else to the
+/// default branch.
 pub struct Branch<K, V> {
     pub preds: Vec<Pred<K, V>>,
     pub has_default: bool,
+    /// The predicate branch that takes tombstones, if any.
+    pub tombstones: Option<usize>,
 }
 
 impl<K: 'static, V: 'static> Node for Branch<K, V> {
     fn process(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> Result<(), StreamsError> {
-        let mut chosen = None;
-        if let Some(v) = &msg.value {
-            let (k, v) = (peek::<K>(&msg.key)?, peek::<V>(v)?);
-            chosen = self.preds.iter().position(|p| p(k, v));
-        }
+        let chosen = match &msg.value {
+            Some(v) => {
+                let (k, v) = (peek::<K>(&msg.key)?, peek::<V>(v)?);
+                self.preds.iter().position(|p| p(k, v))
+            }
+            None => self.tombstones,
+        };
         match chosen {
             Some(i) => ctx.forward_to(i, msg),
             None if self.has_default => ctx.forward_to(self.preds.len(), msg),
