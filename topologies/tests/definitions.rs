@@ -147,3 +147,14 @@ fn product_filter_twin_runs_with_the_rust_topology_config() {
     let yaml = load("product-filter");
     assert_eq!(yaml.config, product_filter::config());
 }
+
+/// The Faust chat filter's drop-in, on the Faust app's topics and formats (unkeyed records,
+/// `{"action": "add"|"remove", "word"}`, `{"user", "blocked"}`, Cyrillic text).
+#[test]
+fn faust_chat_filter_reproduces_the_golden_outputs() {
+    assert_golden(
+        load("faust-chat-filter"),
+        "faust-chat-filter",
+        &["forbidden_words", "blocked_users", "messages"],
+    );
+}

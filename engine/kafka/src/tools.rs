@@ -113,7 +113,21 @@ impl RecordWriter {
     /// A record that cannot be delivered counts in [`RecordWriter::failed`] (librdkafka gives up
     /// after its `message.timeout.ms`, which also bounds the wait here).
     pub fn send(&self, topic: &str, key: &[u8], value: Option<&[u8]>) -> Result<(), StreamsError> {
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).key(key);
+        self.send_record(topic, Some(key), value)
+    }
+
+    /// As [`RecordWriter::send`]; `key: None` sends a record without a key (as producers such
+    /// as Faust's do by default).
+    pub fn send_record(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<(), StreamsError> {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
         if let Some(v) = value {
             record = record.payload(v);
         }
