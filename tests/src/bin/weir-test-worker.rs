@@ -2,7 +2,7 @@
 //! `KafkaStreams`, for the end-to-end crash tests (which start it, SIGKILL it, SIGTERM it).
 //!
 //! ```text
-//! weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter --bootstrap HOST:PORT --app ID
+//! weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter|file:DEFINITION.yaml --bootstrap HOST:PORT --app ID
 //!                  --state-dir DIR [--guarantee at_least_once|exactly_once_v2]
 //!                  [--commit-interval-ms N] [--threads N] [--set key=value]...
 //! ```
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use weir_engine::KafkaStreams;
 use weir_engine::config::StreamsConfig;
 
-const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter --bootstrap HOST:PORT \
+const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter|file:DEFINITION.yaml --bootstrap HOST:PORT \
 --app ID --state-dir DIR [--guarantee at_least_once|exactly_once_v2] [--commit-interval-ms N] \
 [--threads N] [--set key=value]...";
 
@@ -134,6 +134,18 @@ fn install_signal_handlers(flag: Arc<AtomicBool>) -> std::io::Result<()> {
 fn run(args: Args) -> Result<(), String> {
     use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
     let (topology, defaults) = match args.topology.as_str() {
+        // A definition file: its own application id (which --app must repeat) and config.
+        file if file.starts_with("file:") => {
+            let path = std::path::Path::new(&file["file:".len()..]);
+            let loaded = weir_engine::definition::load(path).map_err(|e| e.to_string())?;
+            if loaded.application != args.app {
+                return Err(format!(
+                    "--app {} differs from the definition's application `{}`",
+                    args.app, loaded.application
+                ));
+            }
+            (Ok(loaded.topology), loaded.config)
+        }
         "product-filter" => (
             product_filter::topology(&args.app),
             product_filter::config(),
