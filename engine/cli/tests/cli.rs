@@ -49,6 +49,37 @@ fn check_reports_file_line_column_and_exits_2() {
     assert!(err.contains("did you mean `filter`"), "{err}");
 }
 
+#[test]
+fn check_locates_typos_of_required_keys_and_bytes_that_are_not_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(&typo, "application: x\nstream:\n  s:\n    from: a\n").unwrap();
+    let latin1 = dir.path().join("latin1.yaml");
+    std::fs::write(&latin1, b"application: x\n# caf\xe9\nstreams: {}\n").unwrap();
+    let out = weir()
+        .arg("check")
+        .arg(&typo)
+        .arg(&latin1)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:2:1: unknown key `stream` in the definition; did you mean `streams`?",
+            typo.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:2:6: the file is not valid UTF-8",
+            latin1.display()
+        )),
+        "{err}"
+    );
+}
+
 fn try_reproduces(case: &str, definition: &str, inputs: &[&str]) {
     let dir = root().join("golden").join(case);
     let out_dir = tempfile::tempdir().unwrap();
