@@ -275,6 +275,7 @@ pub(crate) fn lookup(
         };
         return named(s.left_join_global_many(t, sel, joiner), name);
     }
+    let restore_fn = f.clone();
     let joined_stream = match (target, l.key) {
         (Target::Global(t), Some(key)) => {
             let key = Arc::new(key);
@@ -302,7 +303,16 @@ pub(crate) fn lookup(
         return joined_stream;
     }
     let kept = named(joined_stream.filter(|_, p| !is_matched(p)), &l.drop_name);
-    named(kept.map_values(unpair), &l.value_name)
+    // The kept record's value: as it was, or what `value:` makes of it (the table value is
+    // `null`: there is no row).
+    let restore = move |p: Value| {
+        let v = unpair(p);
+        match &restore_fn.value {
+            Some(_) => joined(&restore_fn, v, None),
+            None => v,
+        }
+    };
+    named(kept.map_values(restore), &l.value_name)
 }
 
 /// `count` as an aggregation of i64 JSON numbers (the same node and store bytes as the DSL's

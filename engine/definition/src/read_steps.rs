@@ -392,13 +392,6 @@ fn lookup(
             ));
         }
     }
-    if keep == Keep::Unmatched && value.is_some() {
-        return Err(errs.at(
-            arg.pos,
-            "`keep: unmatched` keeps records without a row: there is no table value to combine, \
-             so `value:` is not allowed",
-        ));
-    }
     let lookup = Lookup {
         table,
         global,
