@@ -51,9 +51,12 @@ pub fn topology_with(
         Consumed::with(Serdes::string(), Serdes::string()).named("forbidden-products-source"),
         Materialized::as_(FORBIDDEN_STORE),
     );
+    // Keys may be absent (a producer that sends none): such products stay in the stream, as in
+    // Kafka Streams, and are written without a key.
+    let keys = Serdes::nullable(Serdes::string());
     b.stream(
         INPUT,
-        Consumed::with(Serdes::string(), products.clone()).named("shop-products-source"),
+        Consumed::with(keys.clone(), products.clone()).named("shop-products-source"),
     )
     .try_filter(|_, p| p.validate().map(|()| true).map_err(Into::into))
     .named("valid-products")
@@ -69,7 +72,7 @@ pub fn topology_with(
     .named("allowed-products")
     .to(
         OUTPUT,
-        Produced::with(Serdes::string(), products).named("products-sink"),
+        Produced::with(keys, products).named("products-sink"),
     );
     b.build()
 }

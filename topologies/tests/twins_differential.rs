@@ -119,7 +119,7 @@ fn assert_twins_agree(
     rust: Topology,
     rust_config: Option<StreamsConfig>,
     inputs: &[Input],
-) {
+) -> Output {
     let y = yaml(name);
     let yaml_config = Some(y.streams_config().unwrap());
     let a = run(rust, rust_config.or_else(|| yaml_config.clone()), inputs);
@@ -147,6 +147,7 @@ fn assert_twins_agree(
             );
         }
     }
+    a
 }
 
 fn rust_config(pairs: Vec<(String, String)>, app: &str) -> Option<StreamsConfig> {
@@ -181,19 +182,30 @@ fn product_filter_twins_agree_on_generated_and_odd_products() {
             r#"null"#,
         ],
     ));
-    // A tombstone on the product topic.
+    // A tombstone on the product topic, and a product without a key.
     inputs.push((SHOP_PRODUCTS.to_owned(), Some(b"x12".to_vec()), None));
-    assert_twins_agree(
+    inputs.push((
+        SHOP_PRODUCTS.to_owned(),
+        None,
+        Some(
+            br#"{"product_id":"x13","name":"Lamp","shop_id":"s","category":"c","price":2.0}"#
+                .to_vec(),
+        ),
+    ));
+    let out = assert_twins_agree(
         "product-filter",
         product_filter::topology("shop-filter").unwrap(),
         rust_config(product_filter::config(), "shop-filter"),
         &inputs,
     );
+    let last = out["products"].last().unwrap();
+    assert_eq!(last.0, None, "the unkeyed product is written without a key");
+    assert_eq!(last.1.as_ref().unwrap()["product_id"], "x13");
 }
 
 #[test]
 fn user_interests_twins_agree_on_generated_searches() {
-    assert_twins_agree(
+    let _ = assert_twins_agree(
         "user-interests",
         user_interests::topology("user-interests").unwrap(),
         None,
@@ -203,7 +215,7 @@ fn user_interests_twins_agree_on_generated_searches() {
 
 #[test]
 fn user_recommendations_twins_agree_on_generated_searches_and_requests() {
-    assert_twins_agree(
+    let _ = assert_twins_agree(
         "user-recommendations",
         user_recommendations::topology("user-recommendations").unwrap(),
         None,
@@ -213,7 +225,7 @@ fn user_recommendations_twins_agree_on_generated_searches_and_requests() {
 
 #[test]
 fn message_filter_twins_agree_on_generated_chat() {
-    assert_twins_agree(
+    let _ = assert_twins_agree(
         "message-filter",
         message_filter::topology("message-filter").unwrap(),
         None,

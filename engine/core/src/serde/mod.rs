@@ -62,9 +62,11 @@ pub fn text_as_json(text: &str) -> serde_json::Value {
 pub type SerdeRef<T> = Arc<dyn Serde<T>>;
 
 mod json;
+mod nullable;
 mod primitive;
 
 pub use json::JsonSerde;
+pub use nullable::Nullable;
 pub use primitive::{BytesSerde, I64Serde, StringSerde, UnitSerde};
 
 use serde::Serialize;
@@ -89,5 +91,10 @@ impl Serdes {
     }
     pub fn json<T: Serialize + DeserializeOwned + 'static>() -> SerdeRef<T> {
         Arc::new(JsonSerde::<T>::new())
+    }
+    /// `inner` for keys that may be absent (`None`: a record without a key), so a stream
+    /// keeps unkeyed records as Kafka Streams does: `KStream<Option<String>, V>`.
+    pub fn nullable<T: Send + Sync + 'static>(inner: SerdeRef<T>) -> SerdeRef<Option<T>> {
+        Arc::new(Nullable(inner))
     }
 }
