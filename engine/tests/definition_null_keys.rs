@@ -58,13 +58,31 @@ fn keys(d: &mut TopologyTestDriver, topic: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-fn skipped_null_keys(text: &str, app: &str) -> f64 {
-    let prefix =
-        format!("weir_skipped_records_total{{application=\"{app}\",reason=\"null_key\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or(0.0)
+/// `weir_skipped_records_total{reason="null_key"}` of `app`, per processor.
+fn skipped_null_keys(text: &str, app: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("weir_skipped_records_total{"))
+    {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        if !series.contains(&format!("application=\"{app}\""))
+            || !series.contains("reason=\"null_key\"")
+        {
+            continue;
+        }
+        let processor = series
+            .split("processor=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("")
+            .to_owned();
+        let n: f64 = value.parse().unwrap();
+        if n > 0.0 {
+            *out.entry(processor).or_default() += n;
+        }
+    }
+    out
 }
 
 #[test]
@@ -98,8 +116,15 @@ fn a_stream_keeps_records_without_a_key_and_only_keyed_operators_skip_them() {
         // An inner lookup with a null key matches nothing.
         assert_eq!(keys(&mut d, "vip-messages"), [Some("u1".to_owned())]);
     });
-    // Two unkeyed records, each skipped by the count and by the inner lookup.
-    assert_eq!(skipped_null_keys(&handle.render(), "chat"), 4.0);
+    // Two unkeyed records, each skipped by the count and by the inner lookup: counted under
+    // the operator that skipped them.
+    let skipped = skipped_null_keys(&handle.render(), "chat");
+    assert_eq!(skipped.values().sum::<f64>(), 4.0, "{skipped:?}");
+    assert_eq!(skipped.len(), 2, "two operators skipped: {skipped:?}");
+    assert!(
+        skipped.keys().any(|p| p.contains("AGGREGATE")),
+        "{skipped:?}"
+    );
 }
 
 #[test]
@@ -117,7 +142,12 @@ fn a_rust_stream_whose_key_type_has_no_null_skips_them_at_the_source() {
             .unwrap();
         assert_eq!(keys(&mut d, "out"), [Some("k".to_owned())]);
     });
-    assert_eq!(skipped_null_keys(&handle.render(), "typed"), 1.0);
+    let skipped = skipped_null_keys(&handle.render(), "typed");
+    assert_eq!(
+        skipped.into_iter().collect::<Vec<_>>(),
+        [("KSTREAM-SOURCE-0000000000".to_owned(), 1.0)],
+        "the source skipped it"
+    );
 }
 
 #[test]

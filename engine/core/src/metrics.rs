@@ -44,18 +44,47 @@ pub fn dropped_counter(application: &str, processor: &str) -> Counter {
     )
 }
 
-/// The counters of records a task's operators skip as unusable, registered once per task.
+/// The counters of records a task's operators skip as unusable, per operator (node) of the
+/// task, registered once per task: `weir_skipped_records_total{reason, processor}`.
 pub struct TaskCounters {
-    pub null_key: Counter,
-    pub null_value: Counter,
+    null_key: Vec<Counter>,
+    null_value: Vec<Counter>,
 }
 
 impl TaskCounters {
-    pub fn new(application: &str) -> TaskCounters {
+    /// Counters for the nodes named `processors` (a sub-topology's nodes, in its order).
+    pub fn new(application: &str, processors: &[String]) -> TaskCounters {
         let app = app_label(application);
+        let of = |reason: &'static str| {
+            processors
+                .iter()
+                .map(|p| {
+                    metrics::counter!(
+                        SKIPPED,
+                        "application" => app.clone(),
+                        "reason" => reason,
+                        "processor" => p.clone()
+                    )
+                })
+                .collect()
+        };
         TaskCounters {
-            null_key: skipped_counter(&app, "null_key"),
-            null_value: skipped_counter(&app, "null_value"),
+            null_key: of("null_key"),
+            null_value: of("null_value"),
+        }
+    }
+
+    /// Counts a record node `node` skipped for its missing key.
+    pub fn null_key(&self, node: usize) {
+        if let Some(c) = self.null_key.get(node) {
+            c.increment(1);
+        }
+    }
+
+    /// Counts a record node `node` skipped for its missing value.
+    pub fn null_value(&self, node: usize) {
+        if let Some(c) = self.null_value.get(node) {
+            c.increment(1);
         }
     }
 }

@@ -105,6 +105,8 @@ impl Task {
                 node.init(&mut ictx)?;
             }
         }
+        let counters =
+            weir_core::metrics::TaskCounters::new(&topology.application_id, &sub.wiring.names);
         Ok(Task {
             id,
             application_id: Arc::from(topology.application_id.as_str()),
@@ -115,7 +117,7 @@ impl Task {
             punctuations,
             stream_time: i64::MIN,
             meta: RecordMetadata::default(),
-            counters: weir_core::metrics::TaskCounters::new(&topology.application_id),
+            counters,
         })
     }
 
@@ -148,7 +150,7 @@ impl Task {
         };
         let source = *source;
         let Some((key, value)) = decoder.decode(rec.topic, rec.key, rec.value)? else {
-            self.counters.null_key.increment(1);
+            self.counters.null_key(source);
             return Ok(());
         };
         if rec.timestamp > self.stream_time {

@@ -29,13 +29,13 @@ pub fn as_key(e: StreamsError) -> StreamsError {
 }
 
 /// Counts a record an operator dropped because it could not apply to it (a null value), in
-/// `weir_skipped_records_total{reason="null_value"}` through the task's cached handle.
+/// `weir_skipped_records_total{reason="null_value", processor}` through the task's handles.
 pub fn count_skipped(ctx: &crate::node::Ctx<'_>) {
-    ctx.counters.null_value.increment(1);
+    ctx.counters.null_value(ctx.node);
 }
 
 /// Counts a record an operator dropped because it needs a key and the record has none, in
-/// `weir_skipped_records_total{reason="null_key"}`.
+/// `weir_skipped_records_total{reason="null_key", processor}`.
 pub fn count_null_key(ctx: &crate::node::Ctx<'_>) {
-    ctx.counters.null_key.increment(1);
+    ctx.counters.null_key(ctx.node);
 }
