@@ -223,59 +223,60 @@ impl CallChecker {
 
 /// Every function call in `e` (operators and macros excluded), outermost first.
 pub(crate) fn calls(e: &IdedExpr, namespaces: &[&str], out: &mut Vec<Call>) {
+    if let Ast::Call(c) = &e.expr {
+        let operator = c.func_name.starts_with('_')
+            || c.func_name.starts_with('@')
+            || c.func_name.ends_with('_');
+        if !operator {
+            let receiver = match c.target.as_deref().map(|t| &t.expr) {
+                None => Receiver::None,
+                Some(Ast::Ident(ns)) if namespaces.contains(&ns.as_str()) => {
+                    Receiver::Namespace(ns.clone())
+                }
+                Some(_) => Receiver::Value,
+            };
+            out.push(Call {
+                name: c.func_name.clone(),
+                receiver,
+                args: c.args.len(),
+                id: e.id,
+            });
+        }
+    }
+    for child in children(e) {
+        calls(child, namespaces, out);
+    }
+}
+
+/// The sub-expressions of `e`, in source order (a comprehension's parts included).
+pub(crate) fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
     match &e.expr {
-        Ast::Call(c) => {
-            let operator = c.func_name.starts_with('_')
-                || c.func_name.starts_with('@')
-                || c.func_name.ends_with('_');
-            if !operator {
-                let receiver = match c.target.as_deref().map(|t| &t.expr) {
-                    None => Receiver::None,
-                    Some(Ast::Ident(ns)) if namespaces.contains(&ns.as_str()) => {
-                        Receiver::Namespace(ns.clone())
-                    }
-                    Some(_) => Receiver::Value,
-                };
-                out.push(Call {
-                    name: c.func_name.clone(),
-                    receiver,
-                    args: c.args.len(),
-                    id: e.id,
-                });
-            }
-            if let Some(t) = &c.target {
-                calls(t, namespaces, out);
-            }
-            c.args.iter().for_each(|a| calls(a, namespaces, out));
-        }
-        Ast::Select(s) => calls(&s.operand, namespaces, out),
-        Ast::List(l) => l.elements.iter().for_each(|a| calls(a, namespaces, out)),
-        Ast::Map(m) => {
-            for entry in &m.entries {
-                if let EntryExpr::MapEntry(me) = &entry.expr {
-                    calls(&me.key, namespaces, out);
-                    calls(&me.value, namespaces, out);
-                }
-            }
-        }
-        Ast::Struct(s) => {
-            for entry in &s.entries {
-                if let EntryExpr::StructField(f) = &entry.expr {
-                    calls(&f.value, namespaces, out);
-                }
-            }
-        }
-        Ast::Comprehension(c) => {
-            for part in [
-                &c.iter_range,
-                &c.accu_init,
-                &c.loop_cond,
-                &c.loop_step,
-                &c.result,
-            ] {
-                calls(part, namespaces, out);
-            }
-        }
-        Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
+        Ast::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Ast::Select(s) => vec![&*s.operand],
+        Ast::List(l) => l.elements.iter().collect(),
+        Ast::Map(m) => m
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                _ => Vec::new(),
+            })
+            .collect(),
+        Ast::Struct(s) => s
+            .entries
+            .iter()
+            .filter_map(|entry| match &entry.expr {
+                EntryExpr::StructField(f) => Some(&f.value),
+                _ => None,
+            })
+            .collect(),
+        Ast::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => Vec::new(),
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr};
+use cel::common::ast::{Expr as Ast, IdedExpr};
 use cel::{Context, Env, Program};
 use serde_json::Value;
 
@@ -253,26 +253,9 @@ fn walk(e: &IdedExpr, bound: &BTreeSet<String>, out: &mut Refs) {
             }
             _ => walk(&s.operand, bound, out),
         },
-        Ast::Call(c) => {
-            if let Some(t) = &c.target {
-                walk(t, bound, out);
-            }
-            c.args.iter().for_each(|a| walk(a, bound, out));
-        }
-        Ast::List(l) => l.elements.iter().for_each(|a| walk(a, bound, out)),
-        Ast::Map(m) => {
-            for entry in &m.entries {
-                if let EntryExpr::MapEntry(me) = &entry.expr {
-                    walk(&me.key, bound, out);
-                    walk(&me.value, bound, out);
-                }
-            }
-        }
-        Ast::Struct(s) => {
-            for entry in &s.entries {
-                if let EntryExpr::StructField(f) = &entry.expr {
-                    walk(&f.value, bound, out);
-                }
+        Ast::Call(_) | Ast::List(_) | Ast::Map(_) | Ast::Struct(_) => {
+            for child in calls::children(e) {
+                walk(child, bound, out);
             }
         }
         Ast::Comprehension(c) => {
