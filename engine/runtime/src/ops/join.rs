@@ -47,17 +47,8 @@ impl<K: 'static, V: 'static, VT: 'static, VR: Clone + Send + 'static> Node
         } else {
             store::get(ctx.local(self.index), &*self.key, &*self.value, key)?
         };
-        match (self.joiner)(take::<V>(v)?, other) {
-            Some(out) => ctx.forward(Msg {
-                value: Some(Box::new(out)),
-                ..msg
-            }),
-            None if null_key => {
-                count_null_key(ctx);
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        let out = (self.joiner)(take::<V>(v)?, other);
+        emit(ctx, Msg { value: None, ..msg }, out, null_key)
     }
 }
 
@@ -93,16 +84,29 @@ impl<K: 'static, V: 'static, KT: 'static, VT: 'static, VR: Clone + Send + 'stati
         } else {
             global_row(ctx, self.index, &self.store, &self.key, &self.value, &kt)?
         };
-        match (self.joiner)(v, other) {
-            Some(out) => ctx.forward(Msg {
-                value: Some(Box::new(out)),
-                ..msg
-            }),
-            None if null_key => {
+        let out = (self.joiner)(v, other);
+        emit(ctx, Msg { value: None, ..msg }, out, null_key)
+    }
+}
+
+/// Forwards a stream join's result with `msg`'s key, timestamp and headers; no result (an
+/// inner join without a row) is dropped, and counted as a skip when the lookup key was null.
+fn emit<VR: Clone + Send + 'static>(
+    ctx: &mut Ctx<'_>,
+    msg: Msg,
+    out: Option<VR>,
+    null_key: bool,
+) -> Result<(), StreamsError> {
+    match out {
+        Some(out) => ctx.forward(Msg {
+            value: Some(Box::new(out)),
+            ..msg
+        }),
+        None => {
+            if null_key {
                 count_null_key(ctx);
-                Ok(())
             }
-            None => Ok(()),
+            Ok(())
         }
     }
 }

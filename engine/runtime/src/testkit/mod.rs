@@ -8,16 +8,18 @@
 //! included), are processed next, in order, before the pipe call returns. Everything written to a
 //! non-internal topic is kept for the test to read.
 
+mod stores;
 mod topics;
 
 use std::collections::{BTreeSet, VecDeque};
 
 use foldhash::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use weir_state::{ChangelogSink, KeyValueStore, Offsets, StateError, StoreBuilder, WriteBatch};
+use stores::{Changelogs, open, open_task_store};
+use weir_state::{KeyValueStore, Offsets, WriteBatch};
 
 pub use topics::{TestInputTopic, TestOutputTopic};
 
@@ -82,59 +84,6 @@ pub struct TopologyTestDriver {
     error_handling: Option<StreamsConfig>,
     skipped: u64,
     changelogs: Changelogs,
-}
-
-/// What the change-logging layers of the driver's stores wrote, per store, in order.
-type Changelogs = Arc<Mutex<HashMap<String, Vec<(Vec<u8>, Option<Vec<u8>>)>>>>;
-
-/// The driver's changelog: every write of a logged store, kept in memory.
-struct MemoryChangelog(Changelogs);
-
-impl ChangelogSink for MemoryChangelog {
-    fn send(&mut self, store: &str, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
-        let mut logs = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        logs.entry(store.to_owned())
-            .or_default()
-            .push((key.to_vec(), value.map(<[u8]>::to_vec)));
-        Ok(())
-    }
-}
-
-fn builder(config: &DriverConfig, dir: &str, name: &str) -> StoreBuilder {
-    match &config.state_dir {
-        Some(root) => {
-            let path = root.join(dir).join(name);
-            StoreBuilder::rocksdb(name, path, weir_state::RocksDbConfig::default())
-        }
-        None => StoreBuilder::in_memory(name),
-    }
-}
-
-/// A global store: as a worker's, no cache and no changelog (the topic is its log).
-fn open(
-    config: &DriverConfig,
-    dir: &str,
-    name: &str,
-) -> Result<Box<dyn KeyValueStore>, StreamsError> {
-    Ok(builder(config, dir, name).build()?)
-}
-
-/// A task store with a worker's layers: the record cache and, when `logged`, change logging.
-fn open_task_store(
-    config: &DriverConfig,
-    dir: &str,
-    name: &str,
-    logged: bool,
-    changelogs: &Changelogs,
-) -> Result<Box<dyn KeyValueStore>, StreamsError> {
-    let mut b = builder(config, dir, name).with_caching(config.cache_max_bytes);
-    if logged {
-        b = b.with_logging(Box::new(MemoryChangelog(changelogs.clone())));
-    }
-    Ok(b.build()?)
 }
 
 /// How many times records may be written and read back within one pipe call (a chain of
