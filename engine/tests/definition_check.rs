@@ -81,3 +81,75 @@ fn a_misspelt_streams_property_is_a_load_error() {
         "{e}"
     );
 }
+
+/// A file reading `product.avsc` records (a union field, a nested record, an array) with one
+/// step, loaded from a directory of its own.
+fn avro_stream_with(step: &str) -> Result<weir_engine::definition::Loaded, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("product.avsc"),
+        r#"{"type":"record","name":"Product","fields":[
+            {"name":"product_id","type":"string"},{"name":"price","type":"double"},
+            {"name":"stock","type":"int"},{"name":"tags","type":{"type":"array","items":"string"}},
+            {"name":"shop","type":["null","string","long"],"default":null},
+            {"name":"seller","type":{"type":"record","name":"Seller","fields":[
+                {"name":"id","type":"string"}]}}]}"#,
+    )
+    .unwrap();
+    let path = dir.path().join("f.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "application: app\nstreams:\n  s:\n    from: in\n    value: {{avro: product.avsc}}\n\
+             \x20   steps:\n      - {step}\n      - to: out\n"
+        ),
+    )
+    .unwrap();
+    weir_engine::definition::load(&path).map_err(|e| e.to_string())
+}
+
+#[test]
+fn expressions_on_avro_records_are_type_checked_against_the_schema() {
+    // A field the schema does not have, at the expression.
+    let e = avro_stream_with("filter: value.prise > 5.0").err().unwrap();
+    assert!(e.contains("f.yaml:7:17: "), "{e}");
+    assert!(e.contains("fails on every record of this stream"), "{e}");
+    assert!(e.contains("product.avsc"), "{e}");
+    assert!(e.contains("No such key: prise"), "{e}");
+    // Types no record can satisfy: a double against a string, a string plus an int, a method
+    // of strings on an int, a nested field that does not exist.
+    for step in [
+        r#"filter: 'value.price > "5"'"#,
+        "map_values: value.product_id + 1",
+        "filter: value.stock.startsWith('a')",
+        "filter: value.seller.name == 'x'",
+        "select_key: value.tags[0] + 1",
+    ] {
+        let e = avro_stream_with(step).err();
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.contains("fails on every record")),
+            "{step}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn avro_type_checks_leave_what_depends_on_values_to_run_time() {
+    for step in [
+        // Right types.
+        "filter: value.price > 5.0 && value.product_id.startsWith('p')",
+        "map_values: '{\"id\": value.product_id, \"n\": size(value.tags)}'",
+        // A union field: fine for its string branch (a long or null record fails at run time).
+        "filter: value.shop.startsWith('s')",
+        // Value-dependent errors: a division by a zero stock, an index past the end.
+        "filter: value.price / double(value.stock) > 1.0",
+        "filter: value.tags[3] == 'x'",
+        // After a step that computes the value, its shape is not known any more.
+        "map_values: '{\"x\": 1}'\n      - filter: value.y > 1",
+    ] {
+        if let Err(e) = avro_stream_with(step) {
+            panic!("{step}: {e}");
+        }
+    }
+}

@@ -35,6 +35,7 @@ mod admin;
 mod broker;
 mod consume;
 mod produce;
+mod signals;
 mod tail;
 mod wire;
 mod worker;
@@ -47,6 +48,7 @@ pub use admin::{
 pub use broker::{Broker, tansu_bin, tansu_sqlite_bin};
 pub use consume::{ConsumeOpts, Consumed, consume_all, consume_all_librdkafka};
 pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};
+pub use signals::stop_on_signals;
 pub use tail::TopicTail;
 pub use wire::TxnView;
 pub use worker::{STARTED_LINE, WorkerArgs, WorkerProcess};

@@ -3,7 +3,9 @@
 //!
 //! Run: `cargo bench --profile dev -p weir-topologies --bench product_filter` (set `WEIR_BENCH_RECORDS` to
 //! change the record count, `WEIR_BENCH_METRICS=1` to
-//! install the Prometheus recorder). Prints records/s for each of 3 runs and the best.
+//! install the Prometheus recorder, `WEIR_BENCH_DEFINITION=topologies/definitions/product-filter.yaml`
+//! to run a definition file's twin instead of the Rust topology). Prints records/s for each of 3
+//! runs and the best.
 
 use std::time::Instant;
 
@@ -52,8 +54,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         // Invalid products (every 97th has a negative price) go to the dead-letter topic, as
         // in a worker with the topology's config.
+        let (topology, properties) = match std::env::var_os("WEIR_BENCH_DEFINITION") {
+            Some(path) => {
+                let loaded = weir_engine::definition::load(path)?;
+                (loaded.topology, loaded.config)
+            }
+            None => (product_filter::topology("bench")?, product_filter::config()),
+        };
         let mut errors = StreamsConfig::new("bench");
-        for (k, v) in product_filter::config() {
+        for (k, v) in properties {
             errors.set(&k, &v)?;
         }
         let config = DriverConfig {
@@ -61,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             error_handling: Some(errors),
             ..DriverConfig::default()
         };
-        let mut d = TopologyTestDriver::with_config(product_filter::topology("bench")?, config)?;
+        let mut d = TopologyTestDriver::with_config(topology, config)?;
         for i in 0..forbidden {
             let id = format!("p{}", i * (distinct / forbidden));
             d.pipe_raw(

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use weir_engine::definition::Format as DefFormat;
 use weir_engine::testkit::{DriverConfig, TopologyTestDriver};
 use weir_engine::{Headers, StreamsConfig, StreamsError, Topology};
 
@@ -69,6 +70,78 @@ pub struct GoldenRecord {
     /// The line of the file it was read from (not part of the record: equality ignores it).
     #[serde(skip)]
     pub line: Option<usize>,
+    /// The value's JSON text as read (a line's `value`, an output's bytes): written to a JSON
+    /// topic and back out as is, so a record that passes through unchanged keeps its field
+    /// order and number text (a `Value` sorts keys and turns `18446744073709551616` into a
+    /// float). Not part of the record: equality compares `value`.
+    #[serde(skip)]
+    pub value_text: Option<String>,
+}
+
+impl GoldenRecord {
+    /// A record of `key` and `value` (no timestamp, headers or text).
+    pub fn new(key: Value, value: Option<Value>) -> Self {
+        GoldenRecord {
+            key,
+            value,
+            timestamp: None,
+            headers: Vec::new(),
+            line: None,
+            value_text: None,
+        }
+    }
+
+    /// The record as one JSON line (no newline), the value written as its text when it has one.
+    pub fn to_json_line(&self) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            key: &'a Value,
+            value: Option<ValueOut<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            timestamp: Option<i64>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty", with = "header_map")]
+            headers: &'a [(String, Option<String>)],
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum ValueOut<'a> {
+            Text(&'a serde_json::value::RawValue),
+            Value(&'a Value),
+        }
+        let raw = self
+            .value_text
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<&serde_json::value::RawValue>(t).ok());
+        let line = Line {
+            key: &self.key,
+            value: match (raw, &self.value) {
+                (_, None) => None,
+                (Some(r), Some(_)) => Some(ValueOut::Text(r)),
+                (None, Some(v)) => Some(ValueOut::Value(v)),
+            },
+            timestamp: self.timestamp,
+            headers: &self.headers,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+}
+
+/// The `value` of a `.jsonl` line as its text.
+#[derive(Deserialize)]
+struct ValueText<'a> {
+    #[serde(borrow, default)]
+    value: Option<&'a serde_json::value::RawValue>,
+}
+
+/// `bytes` as JSON text that can stand for the value on one `.jsonl` line: UTF-8, valid JSON,
+/// no line break (JSON text written pretty is printed again compactly).
+fn json_line_text(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.contains(['\n', '\r']) {
+        return None;
+    }
+    serde_json::from_str::<&serde_json::value::RawValue>(text).ok()?;
+    Some(text.trim().to_owned())
 }
 
 impl PartialEq for GoldenRecord {
@@ -147,6 +220,11 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<GoldenRecord>, GoldenError> {
         }
         let mut r: GoldenRecord = serde_json::from_str(l).map_err(|e| at(i + 1, e.to_string()))?;
         r.line = Some(i + 1);
+        r.value_text = serde_json::from_str::<ValueText>(l)
+            .ok()
+            .and_then(|t| t.value)
+            .filter(|raw| raw.get() != "null")
+            .map(|raw| raw.get().to_owned());
         out.push(r);
     }
     Ok(out)
@@ -154,10 +232,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<GoldenRecord>, GoldenError> {
 
 /// Writes records as `.jsonl` text.
 pub fn to_jsonl(records: &[GoldenRecord]) -> String {
-    records
-        .iter()
-        .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
-        .collect()
+    records.iter().map(|r| r.to_json_line() + "\n").collect()
 }
 
 fn encode(topic: &str, format: &Format, v: &Value) -> Result<Vec<u8>, GoldenError> {
@@ -197,6 +272,14 @@ fn decode(topic: &str, format: &Format, b: &[u8]) -> Result<Value, GoldenError> 
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))),
         Format::Definition(f) => f.decode(topic, b).map_err(|e| err(e.to_string())),
     }
+}
+
+/// Whether records of `format` are JSON text (read back as their text).
+fn is_json(format: &Format) -> bool {
+    matches!(
+        format,
+        Format::Json | Format::Any | Format::Definition(DefFormat::Json)
+    )
 }
 
 /// Key and value formats per topic.
@@ -254,11 +337,14 @@ pub fn encode_record(
         Value::Null => None,
         k => Some(encode(topic, &kf, k)?),
     };
-    let value = r
-        .value
-        .as_ref()
-        .map(|v| encode(topic, &vf, v))
-        .transpose()?;
+    let value = match (&r.value, &r.value_text) {
+        (Some(_), Some(text))
+            if matches!(vf, Format::Json | Format::Definition(DefFormat::Json)) =>
+        {
+            Some(text.as_bytes().to_vec())
+        }
+        (v, _) => v.as_ref().map(|v| encode(topic, &vf, v)).transpose()?,
+    };
     let mut headers = Headers::new();
     for (k, v) in &r.headers {
         headers.add(k.clone(), v.clone().map(String::into_bytes));
@@ -286,6 +372,7 @@ pub fn decode_record(
         value: value.map(|v| decode(topic, &vf, v)).transpose()?,
         timestamp: Some(timestamp),
         line: None,
+        value_text: value.filter(|_| is_json(&vf)).and_then(json_line_text),
         headers: headers
             .iter()
             .map(|(k, v)| {

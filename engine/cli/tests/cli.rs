@@ -389,3 +389,32 @@ fn try_with_the_fail_handler_shows_what_was_written_before_the_failure() {
     );
     assert!(err.contains("validation failed"), "{err}");
 }
+
+#[test]
+fn try_keeps_the_text_of_values_that_pass_through_unchanged() {
+    // Field order, a number past u64, a number's own spelling: kept through `validate` and
+    // `to` (nothing changed the value); a value `map_values` computed is written anew.
+    let (code, out, err) = try_text(
+        PASS,
+        "{\"key\":\"a\",\"value\":{\"z\":\"Привет\",\"n\":18446744073709551616,\"a\":1.50,\"m\":{\"y\":1,\"b\":[2.0,1e3]}},\"timestamp\":1}\n"
+            .as_bytes(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "out\t{\"key\":\"a\",\"value\":{\"z\":\"Привет\",\"n\":18446744073709551616,\"a\":1.50,\"m\":{\"y\":1,\"b\":[2.0,1e3]}},\"timestamp\":1}\n"
+    );
+    let changed = PASS.replace(
+        "validate: value.n > 0",
+        "map_values: '{\"n\": value.n, \"z\": 1}'",
+    );
+    let (code, out, err) = try_text(
+        &changed,
+        b"{\"key\":\"a\",\"value\":{\"z\":0,\"n\":2},\"timestamp\":1}\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "out\t{\"key\":\"a\",\"value\":{\"n\":2,\"z\":1},\"timestamp\":1}\n"
+    );
+}

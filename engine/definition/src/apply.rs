@@ -15,9 +15,49 @@ use super::format::Format;
 use super::ops::{self, Stream, Target};
 use super::schema::Named;
 use super::steps::{Keep, Op, Step};
+use super::typecheck;
 use weir_runtime::dsl::{Grouped, Materialized, Produced, Repartitioned};
 
 impl Builder<'_> {
+    /// The expressions of `op` that read the record (`key`, `value`) checked against the shape
+    /// the stream's formats declare (see `typecheck`).
+    fn type_check(&self, flow: &Flow, op: &Op) -> Result<(), DefinitionError> {
+        let exprs: Vec<&Expr> = match op {
+            Op::Filter { expr, .. } | Op::Log { expr, .. } => vec![expr],
+            Op::Validate { expr, error } => std::iter::once(expr).chain(error).collect(),
+            Op::MapValues(e) | Op::SelectKey(e) | Op::FlatMapValues(e) | Op::FlatMap(e) => vec![e],
+            Op::Map { key, value } => vec![key, value],
+            Op::GroupBy { key: Some(e), .. } => vec![e],
+            Op::Branch { branches, .. } => {
+                branches.iter().filter_map(|b| b.when.as_ref()).collect()
+            }
+            _ => return Ok(()),
+        };
+        let (keys, values) = (
+            typecheck::samples(&flow.key),
+            typecheck::samples(&flow.value),
+        );
+        for e in exprs {
+            if let Some(problem) = typecheck::problem(e, keys.as_deref(), values.as_deref()) {
+                let schema = match (&flow.value, &flow.key) {
+                    (Format::Avro(a), _) | (_, Format::Avro(a)) => a.path.display().to_string(),
+                    (Format::RegistryAvro(a), _) | (_, Format::RegistryAvro(a)) => {
+                        a.path.display().to_string()
+                    }
+                    _ => format!("{} / {}", flow.key.name(), flow.value.name()),
+                };
+                return Err(self.errs.at(
+                    e.pos,
+                    format!(
+                        "{} fails on every record of this stream ({schema}): {problem}",
+                        e.what
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn step(
         &mut self,
         stream: &str,
@@ -29,6 +69,7 @@ impl Builder<'_> {
             "{}:{}:{} ({})",
             self.errs.file, step.pos.line, step.pos.column, step.kind
         );
+        self.type_check(&flow, &step.op)?;
         let name = step.name.clone();
         let next = |at: Stream, f: &Flow| Flow {
             at: At::Stream(ops::named(at, &name)),

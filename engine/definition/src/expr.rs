@@ -60,6 +60,9 @@ pub(crate) struct Expr {
     vars: Vec<(String, Use)>,
     /// `file:line:col (step)`, naming the expression in runtime errors.
     pub label: Arc<str>,
+    /// Where the expression is in the file, and what it is (for load-time errors).
+    pub pos: Pos,
+    pub what: Arc<str>,
     application: Arc<std::sync::OnceLock<String>>,
 }
 
@@ -206,6 +209,8 @@ impl Compiler {
                 what.replace('`', "").trim_end_matches(" step")
             )
             .into(),
+            pos: node.pos,
+            what: what.into(),
             application: self.application.clone(),
         })
     }
@@ -298,7 +303,36 @@ impl Expr {
         }
     }
 
+    /// Whether the expression reads the `i`-th variable of its scope.
+    pub(crate) fn reads(&self, i: usize) -> bool {
+        self.vars.get(i).is_some_and(|(_, u)| *u != Use::None)
+    }
+
+    /// The error of evaluating on `vals` when it is one of types (a missing field, no overload
+    /// for the operands, values that cannot be compared): what every record of the same shape
+    /// would hit. Errors that depend on values (division by zero, an index out of range, a
+    /// function refusing its argument) are not reported.
+    pub(crate) fn type_error(&self, vals: &[&Value]) -> Option<String> {
+        use cel::ExecutionError as E;
+        match self.execute(vals) {
+            Ok(_) => None,
+            Err(
+                e @ (E::NoSuchKey(_)
+                | E::NoSuchOverload(_)
+                | E::UnsupportedBinaryOperator(..)
+                | E::ValuesNotComparable(..)
+                | E::NotSupportedAsMethod { .. }
+                | E::UnexpectedType { .. }),
+            ) => Some(e.to_string()),
+            Err(_) => None,
+        }
+    }
+
     fn run(&self, vals: &[&Value]) -> Result<cel::Value, EvalError> {
+        self.execute(vals).map_err(|e| EvalError(e.to_string()))
+    }
+
+    fn execute(&self, vals: &[&Value]) -> Result<cel::Value, cel::ExecutionError> {
         let mut ctx = Context::with_env(self.env.clone());
         for ((name, used), v) in self.vars.iter().zip(vals) {
             match used {
@@ -309,9 +343,7 @@ impl Expr {
                 Use::Whole => ctx.add_variable_as_val(name.as_str(), json_to_val(v)),
             }
         }
-        self.program
-            .execute(&ctx)
-            .map_err(|e| EvalError(e.to_string()))
+        self.program.execute(&ctx)
     }
 }
 

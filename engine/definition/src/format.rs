@@ -21,6 +21,7 @@ use serde_json::Value;
 use weir_avro::json::{avro_to_json, json_to_avro};
 
 use super::failure;
+use super::passthrough;
 use super::registry_format::RegistryAvroFormat;
 use weir_core::error::{KeyOrValue, StreamsError};
 use weir_core::serde::{Serde, SerdeRef};
@@ -196,11 +197,23 @@ impl Format {
 struct ValueSerde(Format);
 
 impl Serde<Value> for ValueSerde {
+    /// A JSON value equal to one this thread just decoded is written as the bytes it was read
+    /// from (see `passthrough`): a record that only passed through keeps its text.
     fn serialize(&self, topic: &str, value: &Value) -> Result<Vec<u8>, StreamsError> {
+        if let Format::Json = self.0
+            && failure::as_error(value).is_none()
+            && let Some(bytes) = passthrough::original_of(value)
+        {
+            return Ok(bytes);
+        }
         self.0.encode(topic, value)
     }
     fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<Value, StreamsError> {
-        self.0.decode(topic, bytes)
+        let value = self.0.decode(topic, bytes)?;
+        if let Format::Json = self.0 {
+            passthrough::remember(bytes);
+        }
+        Ok(value)
     }
     fn name(&self) -> &'static str {
         self.0.name()

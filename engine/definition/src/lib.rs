@@ -48,10 +48,12 @@ mod format;
 mod functions;
 mod locate;
 mod ops;
+mod passthrough;
 mod read_steps;
 mod registry_format;
 mod schema;
 mod steps;
+mod typecheck;
 mod yaml;
 
 use std::collections::BTreeMap;

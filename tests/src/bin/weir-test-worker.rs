@@ -19,8 +19,6 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use weir_engine::KafkaStreams;
 use weir_engine::config::StreamsConfig;
@@ -94,43 +92,6 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     })
 }
 
-/// Sets `flag` on the first SIGTERM or SIGINT; exits the process on the second. The handlers are
-/// registered before this returns, so a signal that arrives after "worker started" is never
-/// lost to the default action.
-fn install_signal_handlers(flag: Arc<AtomicBool>) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    let (mut term, mut int) = {
-        let _guard = rt.enter();
-        (
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::interrupt())?,
-        )
-    };
-    std::thread::Builder::new()
-        .name("weir-signals".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                for n in 0.. {
-                    let name = tokio::select! {
-                        _ = term.recv() => "SIGTERM",
-                        _ = int.recv() => "SIGINT",
-                    };
-                    if n == 0 {
-                        eprintln!("weir-test-worker: {name}: shutting down");
-                        flag.store(true, Ordering::Release);
-                    } else {
-                        eprintln!("weir-test-worker: {name} again: exiting now");
-                        std::process::exit(130);
-                    }
-                }
-            });
-        })?;
-    Ok(())
-}
-
 fn run(args: Args) -> Result<(), String> {
     use weir_topologies::{message_filter, product_filter, user_interests, user_recommendations};
     let (topology, defaults) = match args.topology.as_str() {
@@ -167,7 +128,7 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
 
     let mut streams = KafkaStreams::new(topology, config);
-    install_signal_handlers(streams.shutdown_flag())
+    weir_tests::stop_on_signals("weir-test-worker", streams.shutdown_flag())
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     streams.start().map_err(|e| format!("start: {e}"))?;
     // `--set http.addr=HOST:PORT` serves the state endpoint (routing tests).
