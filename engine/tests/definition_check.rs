@@ -153,3 +153,15 @@ fn avro_type_checks_leave_what_depends_on_values_to_run_time() {
         }
     }
 }
+
+#[test]
+fn a_file_runs_as_the_application_id_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.yaml");
+    std::fs::write(&path, stream_with("filter: value.n > 0")).unwrap();
+    let as_file = weir_engine::definition::load(&path).unwrap();
+    assert_eq!(as_file.topology.application_id(), "app");
+    let renamed = weir_engine::definition::load_as(&path, "bench-7").unwrap();
+    assert_eq!(renamed.application, "bench-7");
+    assert_eq!(renamed.topology.application_id(), "bench-7");
+}

@@ -37,7 +37,11 @@ fn topology(
     application: Option<&str>,
 ) -> Result<(Topology, String, Vec<(String, String)>), Failure> {
     if let Some(file) = &source.file {
-        let loaded = definition::load(file).map_err(|e| Failure::BadInput(e.to_string()))?;
+        let loaded = match application {
+            Some(id) => definition::load_as(file, id),
+            None => definition::load(file),
+        }
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
         return Ok((loaded.topology, loaded.application, loaded.config));
     }
     let name = source.topology.as_deref().unwrap_or_default();

@@ -20,6 +20,7 @@ mod check_registry;
 mod commands;
 mod demo;
 mod forbid;
+mod mock_broker;
 mod produce;
 mod signals;
 
@@ -122,6 +123,8 @@ enum Command {
     Forbid(forbid::ForbidArgs),
     /// The marketplace on an embedded broker: three topologies, generators, a live summary.
     Demo(demo::DemoArgs),
+    /// librdkafka's mock cluster on its own (prints `bootstrap HOST:PORT`; runs until SIGTERM).
+    MockBroker(mock_broker::MockBrokerArgs),
 }
 
 fn main() -> ExitCode {
@@ -141,7 +144,7 @@ fn main() -> ExitCode {
     let default_filter = match cli.command {
         Command::Produce(_) | Command::Forbid(_) => "warn,rdkafka::client=off",
         // The summary is the demo's output; warnings and errors still show.
-        Command::Demo(_) => "warn,rdkafka::client=off",
+        Command::Demo(_) | Command::MockBroker(_) => "warn,rdkafka::client=off",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -188,6 +191,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => produce::produce(&args),
         Command::Forbid(args) => forbid::forbid(&args),
         Command::Demo(args) => demo::demo(args),
+        Command::MockBroker(args) => mock_broker::mock_broker(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

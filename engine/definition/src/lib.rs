@@ -107,7 +107,17 @@ impl std::fmt::Debug for Loaded {
 
 /// Loads the definition file at `path` (Avro schema paths are relative to its directory).
 pub fn load(path: impl AsRef<Path>) -> Result<Loaded, DefinitionError> {
-    let path = path.as_ref();
+    load_path(path.as_ref(), None)
+}
+
+/// As [`load`], for the application id `application` instead of the file's `application:` (a
+/// worker whose `application.id` property is set: internal topics, store directories and the
+/// consumer group follow the id it runs as, as in Kafka Streams).
+pub fn load_as(path: impl AsRef<Path>, application: &str) -> Result<Loaded, DefinitionError> {
+    load_path(path.as_ref(), Some(application))
+}
+
+fn load_path(path: &Path, application: Option<&str>) -> Result<Loaded, DefinitionError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| DefinitionError {
         file: file.clone(),
@@ -116,7 +126,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<Loaded, DefinitionError> {
         message: format!("cannot read the file: {e}"),
     })?;
     let text = utf8(bytes, &file)?;
-    load_from(&text, &file, path.parent().unwrap_or(Path::new(".")))
+    load_from(
+        &text,
+        &file,
+        path.parent().unwrap_or(Path::new(".")),
+        application,
+    )
 }
 
 /// The file's text, or an error at its first byte that is not UTF-8 (the column counts the
@@ -147,16 +162,24 @@ fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, DefinitionError> {
 /// relative to the directory of `file_name`).
 pub fn load_str(text: &str, file_name: &str) -> Result<Loaded, DefinitionError> {
     let base = Path::new(file_name).parent().unwrap_or(Path::new("."));
-    load_from(text, file_name, base)
+    load_from(text, file_name, base, None)
 }
 
-fn load_from(text: &str, file: &str, base: &Path) -> Result<Loaded, DefinitionError> {
+fn load_from(
+    text: &str,
+    file: &str,
+    base: &Path,
+    application: Option<&str>,
+) -> Result<Loaded, DefinitionError> {
     let errs = error::Errors { file: file.into() };
     let env = functions::environment()
         .map_err(|e| errs.at(Pos::new(1, 1), format!("internal: CEL environment: {e}")))?;
     let compiler = expr::Compiler::new(Arc::new(env), errs.clone(), text.into());
     let root = yaml::parse(text, &errs)?;
-    let def = schema::read(&root, &errs, &compiler, base)?;
+    let mut def = schema::read(&root, &errs, &compiler, base)?;
+    if let Some(id) = application {
+        def.application.name = id.to_owned();
+    }
     let application = def.application.name.clone();
     let _ = compiler.application.set(application.clone());
     let config = def.config.clone();
