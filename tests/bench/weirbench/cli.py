@@ -138,7 +138,7 @@ def throughput_pass(brokers: Brokers, systems: list[System], rounds: int, runs: 
             print(f"\n== {system.name} (round {round_no}): {system.description}", flush=True)
             try:
                 run = run_throughput(bench, system, str(round_no), feeder)
-            except Exception as e:
+            except Exception as e:  # one system's failure (or its broker's) must not end the others
                 run = {"system": system.name, "round": str(round_no), "status": "failed", "reason": repr(e)}
             print(_run_line(run), flush=True)
             runs.append(run)
@@ -177,7 +177,7 @@ def latency_pass(
         )
         try:
             latency[system.name] = run_latency(brokers.latency(), system, s["max_steady_rate"], seconds)
-        except Exception as e:
+        except Exception as e:  # as in throughput_pass
             latency[system.name] = {"status": "failed", "reason": repr(e)}
         print(f"   {_latency_line(latency[system.name])}", flush=True)
 
@@ -206,8 +206,8 @@ def finish(
         print("\n" + report.runs_table(runs))
     if latency:
         print("\n" + report.latency_table(latency))
-    if ratios and any(ratios.values()):
-        print("\n" + report.ratio_table(ratios))
+    if any(ratios.values()):
+        print("\n" + report.ratio_table(ratios, ["ceiling", *peers]))
     path = args.json or workdir / "bench.json"
     document = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

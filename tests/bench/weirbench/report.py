@@ -122,8 +122,9 @@ def latency_table(latency: dict) -> str:
     return "\n".join(lines)
 
 
-def ratio_table(table: dict) -> str:
-    references = list(dict.fromkeys(ref for row in table.values() for ref in row))
+def ratio_table(table: dict, order: list[str]) -> str:
+    """Columns in `order` (the ceiling, then the peers), those that have figures."""
+    references = [ref for ref in order if any(ref in row for row in table.values())]
     if not references:
         return ""
     head = " | ".join(f"rate ÷ {r} | CPU/rec ÷ {r}" for r in references)
