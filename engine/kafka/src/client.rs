@@ -88,15 +88,34 @@ pub(crate) fn group_consumer_config(
 }
 
 /// A consumer of manually assigned partitions that reads them to their end: restoring stores
-/// from changelogs, and the global thread. Like Kafka Streams' restore consumer it joins no group
-/// and never commits (its `group.id` is there only because librdkafka's `assign` needs one),
-/// and reports the end of each partition (`enable.partition.eof`).
+/// from changelogs, and the global thread's bootstrap. Like Kafka Streams' restore consumer it
+/// joins no group and never commits (its `group.id` is there only because librdkafka's `assign`
+/// needs one), and reports the end of each partition (`enable.partition.eof`).
+///
+/// `fetch.wait.max.ms` defaults to 10 (librdkafka: 500): a fetch at the end of a partition,
+/// which is how its end is learnt, returns after 10 ms instead of half a second, so a restore or
+/// a bootstrap of a small table finishes as soon as the data is read, not on a fetch timeout.
 pub(crate) fn restore_consumer_config(config: &StreamsConfig) -> ClientConfig {
+    reader_config(config, "10")
+}
+
+/// The global thread's consumer once its tables are bootstrapped: as the restore consumer, but a
+/// fetch with nothing new waits up to 100 ms (an update of a global table is applied within
+/// ~100 ms while the consumer does not ask the broker a hundred times a second when idle).
+pub(crate) fn global_consumer_config(config: &StreamsConfig) -> ClientConfig {
+    reader_config(config, "100")
+}
+
+fn reader_config(config: &StreamsConfig, fetch_wait_ms: &str) -> ClientConfig {
     let client_id = format!("{}-restore-consumer", config.application_id);
     let mut c = base(
         config,
         "consumer.",
-        &[("client.id", &client_id), ("auto.offset.reset", "earliest")],
+        &[
+            ("client.id", &client_id),
+            ("auto.offset.reset", "earliest"),
+            ("fetch.wait.max.ms", fetch_wait_ms),
+        ],
     );
     // Step 4: what the runtime depends on. librdkafka refuses `assign()` without a group id
     // ("Unknown group"); this one is never joined (no subscribe) and never committed to.

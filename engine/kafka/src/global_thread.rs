@@ -60,6 +60,8 @@ fn wipe_and_restart(
 pub(crate) struct GlobalUpdater {
     tables: Vec<GlobalTable>,
     reader_config: rdkafka::config::ClientConfig,
+    /// The consumer config the readers switch to once bootstrapped (see `client`).
+    steady_config: rdkafka::config::ClientConfig,
     decode_errors: metrics::Counter,
     null_keys: metrics::Counter,
     stats: StorePublisher,
@@ -87,6 +89,7 @@ impl GlobalUpdater {
         rocksdb: &RocksDbConfig,
         partitions: &BTreeMap<String, i32>,
         reader_config: &rdkafka::config::ClientConfig,
+        steady_config: &rdkafka::config::ClientConfig,
     ) -> Result<Self, StreamsError> {
         let dir = config
             .state_dir
@@ -145,6 +148,7 @@ impl GlobalUpdater {
         Ok(GlobalUpdater {
             tables,
             reader_config: reader_config.clone(),
+            steady_config: steady_config.clone(),
             decode_errors: weir_core::metrics::skipped_counter(&app, "global_decode"),
             null_keys: weir_core::metrics::skipped_counter(&app, "null_key"),
             stats: StorePublisher::new(&topology.application_id, Duration::from_secs(5)),
@@ -193,7 +197,9 @@ impl GlobalUpdater {
         Ok(total)
     }
 
-    /// Reads until every global topic reached its end once.
+    /// Reads until every global topic reached its end once (the end of a partition is what a
+    /// fetch at its end reports, quickly: no fixed wait), then moves each table to the steady
+    /// consumer.
     pub(crate) fn bootstrap(&mut self, timeout: Duration) -> Result<u64, StreamsError> {
         let started = Instant::now();
         let mut total = 0;
@@ -205,6 +211,15 @@ impl GlobalUpdater {
             }
             total += self.step(Duration::from_millis(200))?;
         }
+        let mut bootstrap_readers = Vec::new();
+        for t in &mut self.tables {
+            let steady = t.reader.reopen(&self.steady_config)?;
+            bootstrap_readers.push(std::mem::replace(&mut t.reader, steady));
+        }
+        // Closing a consumer waits for librdkafka's threads (~100 ms): not on the start-up path.
+        let _ = std::thread::Builder::new()
+            .name("weir-reader-close".into())
+            .spawn(move || drop(bootstrap_readers));
         tracing::info!(
             records = total,
             elapsed_ms = started.elapsed().as_millis() as u64,

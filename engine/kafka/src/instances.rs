@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{self, CleanupPolicy};
-use super::client::restore_consumer_config;
+use super::client::global_consumer_config;
 use super::restore::PartitionReader;
 use super::tools::RecordWriter;
 use crate::status::WorkerStatus;
@@ -85,7 +85,7 @@ impl InstanceDirectory {
         )?;
         let writer = RecordWriter::for_config(config)?;
         let reader = PartitionReader::new(
-            &restore_consumer_config(config),
+            &global_consumer_config(config),
             &topic,
             &BTreeMap::from([(0, None)]),
         )?;

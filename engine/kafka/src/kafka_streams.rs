@@ -170,6 +170,7 @@ impl KafkaStreams {
             &rocksdb,
             &layout.partitions,
             &client::restore_consumer_config(config),
+            &client::global_consumer_config(config),
         )?;
         global.bootstrap(Duration::from_secs(600))?;
         let globals = global.stores();

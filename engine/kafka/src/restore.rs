@@ -14,8 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -73,18 +74,36 @@ pub(crate) fn checkpoint_outside_log(
 
 /// A restore consumer on `config` that reports an out-of-range start offset instead of resetting
 /// it (`auto.offset.reset=error`, see the module doc).
-fn strict_consumer(config: &ClientConfig) -> Result<BaseConsumer, StreamsError> {
+fn strict_consumer(config: &ClientConfig) -> Result<BaseConsumer<ReaderContext>, StreamsError> {
     let mut config = config.clone();
     config.set("auto.offset.reset", "error");
     config
-        .create()
+        .create_with_context(ReaderContext)
         .map_err(|source| crate::kafka_error("create restore consumer", source))
 }
+
+/// The context of the readers: the end of a partition, which librdkafka also reports as a
+/// client-wide error event ("Global error: PartitionEOF"), is how a reader knows it is done, not
+/// an error; it is logged at trace level. Other errors are logged as librdkafka's default does.
+struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error {
+            KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {
+                tracing::trace!(reason, "restore consumer: end of partition");
+            }
+            error => tracing::error!("librdkafka: {error}: {reason}"),
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
 
 /// Whether `topic`'s `partition` has a record at `offset` or later (see
 /// [`checkpoint_outside_log`]).
 fn holds_offset(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<ReaderContext>,
     topic: &str,
     partition: i32,
     offset: i64,
@@ -125,7 +144,10 @@ pub(crate) struct Restored<'a> {
 /// A consumer with manually assigned partitions of ONE topic that reads each to its end (one
 /// topic because librdkafka's EOF event names only the partition).
 pub(crate) struct PartitionReader {
-    inner: BaseConsumer,
+    inner: BaseConsumer<ReaderContext>,
+    topic: String,
+    /// The next offset to read per partition (`None`: from the beginning).
+    next: BTreeMap<i32, Option<i64>>,
     /// Partitions not yet at their end.
     pending: BTreeSet<i32>,
     estimated_records: i64,
@@ -143,24 +165,33 @@ impl PartitionReader {
         start: &BTreeMap<i32, Option<i64>>,
     ) -> Result<Self, StreamsError> {
         let inner = strict_consumer(config)?;
+        // The watermarks first: they give the progress estimate, and a partition read from its
+        // beginning starts at its low watermark, an offset the fetcher can use at once (librdkafka
+        // resolving `Offset::Beginning` itself took ~500 ms on tansu before the first fetch).
         let mut tpl = TopicPartitionList::new();
+        let mut remaining = 0;
         for (p, o) in start {
-            let offset = o.map(Offset::Offset).unwrap_or(Offset::Beginning);
+            let watermarks = inner
+                .fetch_watermarks(topic, *p, Duration::from_secs(5))
+                .ok();
+            if let Some((low, high)) = watermarks {
+                remaining += (high - o.unwrap_or(low).max(low)).max(0);
+            }
+            let offset = match (o, watermarks) {
+                (Some(o), _) => Offset::Offset(*o),
+                (None, Some((low, _))) => Offset::Offset(low),
+                (None, None) => Offset::Beginning,
+            };
             tpl.add_partition_offset(topic, *p, offset)
                 .map_err(|source| crate::kafka_error("assign restore", source))?;
         }
         inner
             .assign(&tpl)
             .map_err(|source| crate::kafka_error("assign restore", source))?;
-        // An estimate only, for progress reports: the end is the EOF event (see the module doc).
-        let mut remaining = 0;
-        for (p, o) in start {
-            if let Ok((low, high)) = inner.fetch_watermarks(topic, *p, Duration::from_secs(5)) {
-                remaining += (high - o.unwrap_or(low).max(low)).max(0);
-            }
-        }
         Ok(PartitionReader {
             inner,
+            topic: topic.to_owned(),
+            next: start.clone(),
             pending: start.keys().cloned().collect(),
             estimated_records: remaining,
             out_of_range: false,
@@ -171,6 +202,29 @@ impl PartitionReader {
     /// (an estimate: transaction markers count, and some brokers report watermarks late).
     pub(crate) fn estimated_records(&self) -> i64 {
         self.estimated_records
+    }
+
+    /// The same partitions, read on from where this reader got to by a consumer of `config`
+    /// (the global thread's steady consumer after its bootstrap).
+    pub(crate) fn reopen(&self, config: &ClientConfig) -> Result<Self, StreamsError> {
+        let inner = strict_consumer(config)?;
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &self.next {
+            let offset = o.map(Offset::Offset).unwrap_or(Offset::Beginning);
+            tpl.add_partition_offset(&self.topic, *p, offset)
+                .map_err(|source| crate::kafka_error("assign reader", source))?;
+        }
+        inner
+            .assign(&tpl)
+            .map_err(|source| crate::kafka_error("assign reader", source))?;
+        Ok(PartitionReader {
+            inner,
+            topic: self.topic.clone(),
+            next: self.next.clone(),
+            pending: self.pending.clone(),
+            estimated_records: 0,
+            out_of_range: false,
+        })
     }
 
     /// True when every partition reached its end at least once.
@@ -217,6 +271,9 @@ impl PartitionReader {
                 }
                 Some(Ok(m)) => {
                     n += 1;
+                    if let Some(next) = self.next.get_mut(&m.partition()) {
+                        *next = Some(m.offset() + 1);
+                    }
                     f(Restored {
                         topic: m.topic(),
                         partition: m.partition(),
