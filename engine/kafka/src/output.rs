@@ -17,6 +17,8 @@ use weir_runtime::collector::{ProducedRecord, RecordCollector};
 pub(crate) struct ProducerCollector<'a> {
     pub producer: &'a Producer,
     pub metrics: &'a mut SinkMetrics,
+    /// The wall clock of the record being processed (for the end-to-end latency).
+    pub now_ms: i64,
 }
 
 impl RecordCollector for ProducerCollector<'_> {
@@ -29,8 +31,7 @@ impl RecordCollector for ProducerCollector<'_> {
             r.timestamp,
             &r.headers,
         )?;
-        self.metrics
-            .produced(&r.topic, r.timestamp, weir_core::now_ms());
+        self.metrics.produced(&r.topic, r.timestamp, self.now_ms);
         Ok(())
     }
 }

@@ -154,12 +154,14 @@ impl Producer {
             }
             record = record.headers(h);
         }
-        let deadline = Instant::now() + self.timeout;
+        // The deadline is read only when the queue is full (not once per record).
+        let mut deadline = None;
         loop {
             match self.inner.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
-                    if Instant::now() < deadline =>
+                    if Instant::now()
+                        < *deadline.get_or_insert_with(|| Instant::now() + self.timeout) =>
                 {
                     record = r;
                     self.inner.poll(Duration::from_millis(5));
