@@ -73,11 +73,16 @@ def start_tansu(repo: Path, workdir: Path) -> Broker:
     )
 
 
-def start_mock(weir_bin: Path, workdir: Path, procs: Processes, name: str) -> Broker:
+def start_mock(weir_bin: Path, workdir: Path, procs: Processes, name: str, topics: list[str]) -> Broker:
+    """`weir mock-broker`, creating `topics` (`NAME:PARTITIONS`: the mock cluster has no
+    CreateTopics API)."""
     if not shutil.which(str(weir_bin)):
         raise Unavailable(f"{weir_bin} does not exist or is not executable")
     log = workdir / f"mock-broker-{name}.log"
-    proc = procs.start([str(weir_bin), "mock-broker", "--port", "0"], log, stdout=subprocess.PIPE)
+    args = [str(weir_bin), "mock-broker", "--port", "0"]
+    for t in topics:
+        args += ["--topic", t]
+    proc = procs.start(args, log, stdout=subprocess.PIPE)
     line = _first_line(proc, timeout=15)
     if not line.startswith("bootstrap "):
         procs.stop(proc, grace=5)

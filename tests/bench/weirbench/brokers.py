@@ -12,7 +12,9 @@ from pathlib import Path
 
 from . import broker as brokers
 from .data import (
+    DEAD_LETTERS,
     BULK_PRODUCER,
+    FORBIDDEN,
     HOP,
     OUTPUT,
     PRODUCTS,
@@ -83,7 +85,11 @@ class Brokers:
             broker = brokers.start_tansu(self.repo, self.workdir)
         else:
             self._mocks += 1
-            broker = brokers.start_mock(self.binaries.weir, self.workdir, self.procs, str(self._mocks))
+            # The mock cluster has no CreateTopics: every topic a system writes exists up front,
+            # product-filter's dead-letter topic included.
+            names = (PRODUCTS, FORBIDDEN, OUTPUT, HOP, DEAD_LETTERS)
+            topics = [f"{t}:{self.data.partitions}" for t in names]
+            broker = brokers.start_mock(self.binaries.weir, self.workdir, self.procs, str(self._mocks), topics)
         self.info.update(version=broker.version, bootstrap=broker.bootstrap)
         return broker
 

@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 PRODUCTS = "shop-products"
 FORBIDDEN = "forbidden-products"
 OUTPUT = "products"
+DEAD_LETTERS = "shop-products-dlq"  # product-filter's dead-letter topic (its config)
 HOP = "bench-hop"  # the broker alone: produced and consumed directly (latency phase)
 REASON = b"sample data: forbidden product"
 
