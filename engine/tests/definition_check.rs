@@ -165,3 +165,14 @@ fn a_file_runs_as_the_application_id_it_is_given() {
     assert_eq!(renamed.application, "bench-7");
     assert_eq!(renamed.topology.application_id(), "bench-7");
 }
+
+#[test]
+fn a_value_only_step_on_json_values_is_not_type_checked_against_the_key() {
+    // flat_map_values sees only `value` (JSON: no known shape); the string key's samples must
+    // not stand in for it.
+    loaded(
+        "application: app\nstreams:\n  s:\n    from: in\n    key: string\n    steps:\n      \
+         - flat_map_values: 'value.tags.map(t, {\"id\": value.id, \"tag\": t})'\n      \
+         - to: out\n",
+    );
+}

@@ -303,9 +303,10 @@ impl Expr {
         }
     }
 
-    /// Whether the expression reads the `i`-th variable of its scope.
-    pub(crate) fn reads(&self, i: usize) -> bool {
-        self.vars.get(i).is_some_and(|(_, u)| *u != Use::None)
+    /// The variables of its scope in evaluation order, each with whether the expression reads
+    /// it.
+    pub(crate) fn scope(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.vars.iter().map(|(n, u)| (n.as_str(), *u != Use::None))
     }
 
     /// The error of evaluating on `vals` when it is one of types (a missing field, no overload

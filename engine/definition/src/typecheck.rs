@@ -168,24 +168,37 @@ fn sample(
     })
 }
 
-/// Why `expr` (reading `key` and `value`) fails on every sample record, if it does: the first
-/// sample's type error. Nothing when a variable it reads has no known shape.
+/// Why `expr` fails on every sample record, if it does: the first sample's type error. Nothing
+/// when it reads a variable with no known shape (a JSON value, a looked-up row, an aggregate).
 pub(crate) fn problem(
     expr: &Expr,
     keys: Option<&[Value]>,
     values: Option<&[Value]>,
 ) -> Option<String> {
-    let (reads_key, reads_value) = (expr.reads(0), expr.reads(1));
-    if !reads_key && !reads_value {
+    let scope: Vec<(&str, bool)> = expr.scope().collect();
+    let reads = |name: &str| scope.iter().any(|(n, read)| *n == name && *read);
+    if scope
+        .iter()
+        .any(|(n, read)| *read && *n != "key" && *n != "value")
+        || !(reads("key") || reads("value"))
+    {
         return None;
     }
     let null = [Value::Null];
-    let keys = if reads_key { keys? } else { &null[..] };
-    let values = if reads_value { values? } else { &null[..] };
+    let keys = if reads("key") { keys? } else { &null[..] };
+    let values = if reads("value") { values? } else { &null[..] };
     let mut first = None;
     for k in keys {
         for v in values {
-            match expr.type_error(&[k, v]) {
+            let vals: Vec<&Value> = scope
+                .iter()
+                .map(|(n, _)| match *n {
+                    "key" => k,
+                    "value" => v,
+                    _ => &null[0],
+                })
+                .collect();
+            match expr.type_error(&vals) {
                 None => return None,
                 Some(e) => {
                     first.get_or_insert(e);

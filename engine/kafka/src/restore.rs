@@ -82,6 +82,16 @@ fn strict_consumer(config: &ClientConfig) -> Result<BaseConsumer<ReaderContext>,
         .map_err(|source| crate::kafka_error("create restore consumer", source))
 }
 
+/// Assigns `tpl` to a reader's consumer.
+fn assign(
+    inner: &BaseConsumer<ReaderContext>,
+    tpl: &TopicPartitionList,
+) -> Result<(), StreamsError> {
+    inner
+        .assign(tpl)
+        .map_err(|source| crate::kafka_error("assign restore", source))
+}
+
 /// The context of the readers: the end of a partition, which librdkafka also reports as a
 /// client-wide error event ("Global error: PartitionEOF"), is how a reader knows it is done, not
 /// an error; it is logged at trace level. Other errors are logged as librdkafka's default does.
@@ -185,9 +195,7 @@ impl PartitionReader {
             tpl.add_partition_offset(topic, *p, offset)
                 .map_err(|source| crate::kafka_error("assign restore", source))?;
         }
-        inner
-            .assign(&tpl)
-            .map_err(|source| crate::kafka_error("assign restore", source))?;
+        assign(&inner, &tpl)?;
         Ok(PartitionReader {
             inner,
             topic: topic.to_owned(),
@@ -212,11 +220,9 @@ impl PartitionReader {
         for (p, o) in &self.next {
             let offset = o.map(Offset::Offset).unwrap_or(Offset::Beginning);
             tpl.add_partition_offset(&self.topic, *p, offset)
-                .map_err(|source| crate::kafka_error("assign reader", source))?;
+                .map_err(|source| crate::kafka_error("assign restore", source))?;
         }
-        inner
-            .assign(&tpl)
-            .map_err(|source| crate::kafka_error("assign reader", source))?;
+        assign(&inner, &tpl)?;
         Ok(PartitionReader {
             inner,
             topic: self.topic.clone(),
