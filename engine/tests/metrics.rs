@@ -217,9 +217,11 @@ fn a_worker_renders_every_metric_of_the_contract() {
         PARTITIONS as f64
     );
     assert_eq!(sum(&text, "weir_tasks", "state=\"restoring\""), 0.0);
-    assert_eq!(
-        sum(&text, "weir_process_latency_seconds_count", ""),
-        sent as f64
+    // One record in 32 of a poll batch is timed (at least the first of each batch).
+    let timed = sum(&text, "weir_process_latency_seconds_count", "");
+    assert!(
+        timed >= (sent as f64 / 32.0).floor().max(1.0) && timed <= sent as f64,
+        "{timed} of {sent} records timed"
     );
     assert!(sum(&text, "weir_end_to_end_latency_seconds_count", "") >= 1.0);
     assert!(sum(&text, "weir_commits_total", "") >= 1.0);
