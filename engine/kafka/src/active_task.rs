@@ -78,6 +78,21 @@ pub(crate) struct TaskEnv<'a> {
 }
 
 impl ActiveTask {
+    /// Moves the position in `topic`'s `partition` to `next` (no allocation once the
+    /// partition is known: a task has a few input partitions).
+    pub(crate) fn record_position(&mut self, topic: &str, partition: i32, next: i64) {
+        let known = self
+            .positions
+            .iter_mut()
+            .find_map(|((t, p), o)| (*p == partition && t == topic).then_some(o));
+        match known {
+            Some(o) => *o = next,
+            None => {
+                self.positions.insert((topic.to_owned(), partition), next);
+            }
+        }
+    }
+
     /// Opens the task's stores under `state.dir/{application}/{task}/{store}`, logs them to
     /// their changelogs, and prepares their restore from the checkpointed offsets.
     pub(crate) fn create(env: &TaskEnv<'_>, id: TaskId) -> Result<ActiveTask, StreamsError> {

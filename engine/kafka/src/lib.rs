@@ -28,6 +28,7 @@ pub mod tools;
 pub(crate) mod active_task;
 pub(crate) mod global_thread;
 pub(crate) mod kafka_streams;
+pub(crate) mod loop_clock;
 pub mod metrics;
 pub(crate) mod output;
 pub mod status;

@@ -19,6 +19,7 @@ use weir_state::RocksDbConfig;
 
 use crate::active_task::{ActiveTask, TaskEnv, TaskEvent, TaskState};
 use crate::consumer::{GroupConsumer, GroupHandle, Polled, RebalanceListener, TopicPartition};
+use crate::loop_clock::LoopClock;
 use crate::metrics::thread::ThreadMetrics;
 use crate::output::ProducerCollector;
 use crate::producer::Producer;
@@ -39,51 +40,6 @@ use weir_runtime::time::PunctuationType;
 const IDLE_POLL: Duration = Duration::from_millis(2);
 /// Records processed between two looks at waiting store reads.
 const QUERY_EVERY: usize = 32;
-
-/// The hot loop reads the clocks once every this many records (see [`LoopClock`]).
-const CLOCK_EVERY: u32 = 32;
-
-/// Time as the per-record loop sees it. The wall clock (punctuation, end-to-end latency, both
-/// in milliseconds) is read once every [`CLOCK_EVERY`] records of a batch and at the start of
-/// each batch — back to back, 32 records take ~0.1 ms — and the process-latency histogram is
-/// fed from the first record of each such group. Two `clock_gettime` calls and a histogram
-/// update per record were ~5 % of a worker's CPU on product-filter.
-#[derive(Default)]
-struct LoopClock {
-    n: u32,
-    now_ms: i64,
-}
-
-impl LoopClock {
-    /// Starts a batch: the next record reads the clock.
-    fn restart(&mut self) {
-        self.n = 0;
-    }
-
-    /// The wall clock for the next record, and whether to time that record.
-    fn tick(&mut self) -> (i64, bool) {
-        let sample = self.n == 0;
-        if sample {
-            self.now_ms = weir_core::now_ms();
-        }
-        self.n = (self.n + 1) % CLOCK_EVERY;
-        (self.now_ms, sample)
-    }
-}
-
-/// Moves a task's position in `topic`'s `partition` to `next` (no allocation once the
-/// partition is known: a task has a few input partitions).
-fn advance(positions: &mut HashMap<TopicPartition, i64>, topic: &str, partition: i32, next: i64) {
-    let known = positions
-        .iter_mut()
-        .find_map(|((t, p), o)| (*p == partition && t == topic).then_some(o));
-    match known {
-        Some(o) => *o = next,
-        None => {
-            positions.insert((topic.to_owned(), partition), next);
-        }
-    }
-}
 
 /// The state a stream thread shares with its rebalance callbacks.
 pub(crate) struct ThreadCore {
@@ -321,7 +277,7 @@ impl ThreadCore {
                 }
             }
         }
-        advance(&mut task.positions, m.topic, m.partition, m.offset + 1);
+        task.record_position(m.topic, m.partition, m.offset + 1);
         task.dirty = true;
         self.metrics.consumed(id, m.topic);
         Ok(())
