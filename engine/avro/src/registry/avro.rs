@@ -20,12 +20,12 @@ use std::marker::PhantomData;
 use std::sync::{Arc, RwLock};
 
 use apache_avro::Schema;
-use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
 use apache_avro::writer::datum::GenericDatumWriter;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::datum::{DatumReaders, DatumWriter};
 use super::{RegistryConfig, SchemaRegistry, SubjectNameStrategy, subject_name, wire};
 use weir_core::error::{BoxError, KeyOrValue, StreamsError};
 use weir_core::serde::Serde;
@@ -33,12 +33,16 @@ use weir_core::serde::Serde;
 /// The shared core: bytes ↔ resolved [`Value`].
 struct Core {
     registry: Arc<dyn SchemaRegistry>,
-    schema: Schema,
+    schema: Arc<Schema>,
     what: KeyOrValue,
     strategy: SubjectNameStrategy,
     auto_register: bool,
     /// Schema id to write with, per topic.
     ids: RwLock<HashMap<String, u32>>,
+    /// A reader per writer schema id, resolving to `schema`.
+    readers: DatumReaders,
+    /// The writer of `schema`; `None` when it cannot be built (each write then says why).
+    writer: Option<DatumWriter>,
 }
 
 impl Core {
@@ -48,8 +52,11 @@ impl Core {
         what: KeyOrValue,
         config: &RegistryConfig,
     ) -> Core {
+        let schema = Arc::new(schema);
         Core {
             registry,
+            writer: DatumWriter::build(schema.clone()).ok(),
+            readers: DatumReaders::default(),
             schema,
             what,
             strategy: match what {
@@ -109,11 +116,18 @@ impl Core {
         let value = value
             .resolve(&self.schema)
             .map_err(|e| self.ser_error(topic, e))?;
-        let datum = GenericDatumWriter::builder(&self.schema)
-            .build()
-            .and_then(|w| w.write_value_to_vec(value))
-            .map_err(|e| self.ser_error(topic, e))?;
+        let datum = self.write(value).map_err(|e| self.ser_error(topic, e))?;
         Ok(wire::frame(id, &datum))
+    }
+
+    /// `value`, resolved to the schema, as an Avro datum.
+    fn write(&self, value: Value) -> apache_avro::AvroResult<Vec<u8>> {
+        match &self.writer {
+            Some(w) => w.write(value),
+            None => GenericDatumWriter::builder(&self.schema)
+                .build()
+                .and_then(|w| w.write_value_to_vec(value)),
+        }
     }
 
     /// Encodes for a JSON view (the state endpoint's keys): with an id already resolved for
@@ -126,10 +140,7 @@ impl Core {
             .and_then(|m| m.values().next().copied())
             .ok_or("no schema id known yet (nothing was written with this serde)")?;
         let value = value.resolve(&self.schema).map_err(|e| e.to_string())?;
-        let datum = GenericDatumWriter::builder(&self.schema)
-            .build()
-            .and_then(|w| w.write_value_to_vec(value))
-            .map_err(|e| e.to_string())?;
+        let datum = self.write(value).map_err(|e| e.to_string())?;
         Ok(wire::frame(id, &datum))
     }
 
@@ -145,15 +156,17 @@ impl Core {
 
     fn decode(&self, topic: &str, bytes: &[u8]) -> Result<Value, StreamsError> {
         let (id, datum) = wire::unframe(bytes).map_err(|e| self.de_error(topic, e))?;
-        let writer = self
-            .registry
-            .schema_by_id(id)
-            .map_err(|e| self.de_error(topic, e))?;
+        let reader = self
+            .readers
+            .get(
+                id,
+                || self.registry.schema_by_id(id).map_err(BoxError::from),
+                &self.schema,
+            )
+            .map_err(|e| self.de_error(topic, format!("schema id {id}: {e}")))?;
         let mut rest = datum;
-        let value = GenericDatumReader::builder(&writer)
-            .reader_schema(&self.schema)
-            .build()
-            .and_then(|r| r.read_value(&mut rest))
+        let value = reader
+            .read(&mut rest)
             .map_err(|e| self.de_error(topic, format!("schema id {id}: {e}")))?;
         if !rest.is_empty() {
             return Err(self.de_error(

@@ -23,6 +23,7 @@
 
 mod avro;
 mod client;
+mod datum;
 mod local;
 pub mod wire;
 
