@@ -35,8 +35,11 @@ mod admin;
 mod broker;
 mod consume;
 mod produce;
+mod proxy;
+pub mod scenario;
 mod signals;
 mod tail;
+pub mod verify;
 mod wire;
 mod worker;
 
@@ -48,8 +51,10 @@ pub use admin::{
 pub use broker::{Broker, tansu_bin, tansu_sqlite_bin};
 pub use consume::{ConsumeOpts, Consumed, consume_all, consume_all_librdkafka};
 pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};
+pub use proxy::Proxy;
 pub use signals::stop_on_signals;
 pub use tail::TopicTail;
+pub use verify::Verdict;
 pub use wire::TxnView;
 pub use worker::{STARTED_LINE, WorkerArgs, WorkerProcess};
 

@@ -256,6 +256,20 @@ impl WorkerProcess {
         self.flush_log();
     }
 
+    /// Waits up to `timeout` for the worker to exit by itself (e.g. after a fatal error).
+    ///
+    /// # Panics
+    /// When it is still running after `timeout` (it is then killed).
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let Some(status) = wait_exit(&mut self.child, timeout) else {
+            send_signal(self.child.id(), "KILL");
+            let _ = self.child.wait();
+            self.fail(&format!("still running after {timeout:?} (killed)"));
+        };
+        self.flush_log();
+        status
+    }
+
     /// Stops the worker cleanly: SIGTERM, then waits up to `timeout` for it to exit.
     ///
     /// # Panics
