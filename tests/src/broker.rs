@@ -37,6 +37,8 @@ pub struct Broker {
     dir: Option<tempfile::TempDir>,
     log: PathBuf,
     started_in: Duration,
+    /// The port advertised to clients, when not `port` (a [`crate::Proxy`] in front).
+    advertised: Option<u16>,
 }
 
 /// Where a [`Broker`] keeps its data.
@@ -117,7 +119,17 @@ impl Broker {
     /// When tansu is not installed (the message says how to install it), or does not come up.
     pub fn start() -> Broker {
         let bin = tansu_bin().unwrap_or_else(|e| panic!("{e}"));
-        Broker::start_with(bin, |_| Storage::Memory)
+        Broker::start_with(bin, |_| Storage::Memory, None)
+    }
+
+    /// [`Broker::start`], advertising `127.0.0.1:advertised` to clients instead of its own
+    /// port: where a [`crate::Proxy`] forwarding to [`Broker::port`] listens.
+    ///
+    /// # Panics
+    /// As [`Broker::start`].
+    pub fn start_advertising(advertised: u16) -> Broker {
+        let bin = tansu_bin().unwrap_or_else(|e| panic!("{e}"));
+        Broker::start_with(bin, |_| Storage::Memory, Some(advertised))
     }
 
     /// Starts `bin` (a tansu with the `libsql` feature, see [`tansu_sqlite_bin`]) with SQLite
@@ -127,12 +139,18 @@ impl Broker {
     /// # Panics
     /// When tansu does not come up.
     pub fn start_sqlite(bin: impl AsRef<Path>) -> Broker {
-        Broker::start_with(bin.as_ref().to_owned(), |dir| {
-            Storage::Sqlite(dir.join("tansu.db"))
-        })
+        Broker::start_with(
+            bin.as_ref().to_owned(),
+            |dir| Storage::Sqlite(dir.join("tansu.db")),
+            None,
+        )
     }
 
-    fn start_with(bin: PathBuf, storage: impl FnOnce(&Path) -> Storage) -> Broker {
+    fn start_with(
+        bin: PathBuf,
+        storage: impl FnOnce(&Path) -> Storage,
+        advertised: Option<u16>,
+    ) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("weir-tansu-")
             .tempdir()
@@ -143,7 +161,7 @@ impl Broker {
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
-            let mut child = spawn_tansu(&bin, port, &storage, &log);
+            let mut child = spawn_tansu(&bin, port, advertised, &storage, &log);
             match wait_ready(&mut child, port, t0 + READY_TIMEOUT) {
                 Ok(()) => {
                     return Broker {
@@ -151,6 +169,7 @@ impl Broker {
                         bin,
                         port,
                         storage,
+                        advertised,
                         dir: Some(dir),
                         log,
                         started_in: t0.elapsed(),
@@ -255,7 +274,13 @@ impl Broker {
         let deadline = t0 + READY_TIMEOUT;
         let mut failures = Vec::new();
         loop {
-            let mut child = spawn_tansu(&self.bin, self.port, &self.storage, &self.log);
+            let mut child = spawn_tansu(
+                &self.bin,
+                self.port,
+                self.advertised,
+                &self.storage,
+                &self.log,
+            );
             match wait_ready(&mut child, self.port, deadline) {
                 Ok(()) => {
                     self.child = child;
@@ -286,7 +311,13 @@ impl Broker {
     }
 }
 
-fn spawn_tansu(bin: &Path, port: u16, storage: &Storage, log: &Path) -> Child {
+fn spawn_tansu(
+    bin: &Path,
+    port: u16,
+    advertised: Option<u16>,
+    storage: &Storage,
+    log: &Path,
+) -> Child {
     let out = File::options()
         .create(true)
         .append(true)
@@ -294,10 +325,16 @@ fn spawn_tansu(bin: &Path, port: u16, storage: &Storage, log: &Path) -> Child {
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", log.display()));
     let err = out.try_clone().expect("cannot clone the log file handle");
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised = format!("tcp://127.0.0.1:{}", advertised.unwrap_or(port));
     let (engine, cwd) = storage.engine();
     let mut cmd = Command::new(bin);
     cmd.arg("broker")
-        .args(["--listener-url", &url, "--advertised-listener-url", &url])
+        .args([
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &advertised,
+        ])
         .args(["--storage-engine", &engine])
         .stdin(Stdio::null())
         .stdout(out)

@@ -118,15 +118,16 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         streams.shutdown_flag(),
         "stopping: finishing the current batch, committing, leaving the group",
     );
-    let endpoint_config = config_for_endpoint(streams.config())?;
-    streams.start().map_err(|e| Failure::Run(e.into()))?;
-    let _endpoint = match endpoint_config {
+    // The endpoint serves before the worker started: `/ready` says what start-up waits for
+    // (an unreachable cluster, a restore), `/health` that the process is alive.
+    let _endpoint = match config_for_endpoint(streams.config())? {
         Some(c) => Some(
             StateEndpoint::start(c, vec![weir_engine::http::AppState::of(&streams)])
                 .map_err(|e| Failure::Run(e.into()))?,
         ),
         None => None,
     };
+    streams.start().map_err(|e| Failure::Run(e.into()))?;
     tracing::info!("weir running");
     streams.wait().map_err(|e| Failure::Run(e.into()))
 }

@@ -1,13 +1,15 @@
 //! One application as the endpoint sees it: its topology, status, global stores, task layout
-//! and instance directory — taken from a started [`KafkaStreams`].
+//! and instance directory — taken from a [`KafkaStreams`], before or after it started (the
+//! stores, layout and directory appear once `start` opened them; until then `/ready` answers
+//! 503 with the reason, e.g. an unreachable cluster).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use weir_graph::{StoreDef, Topology};
-use weir_kafka::KafkaStreams;
 use weir_kafka::WorkerStatus;
 use weir_kafka::instances::InstanceDirectory;
+use weir_kafka::{KafkaStreams, StartedView};
 use weir_runtime::stores::GlobalStore;
 use weir_runtime::task::TaskId;
 
@@ -17,10 +19,8 @@ pub struct AppState {
     pub(crate) application: String,
     pub(crate) topology: Arc<Topology>,
     pub(crate) status: WorkerStatus,
-    pub(crate) globals: Vec<Arc<GlobalStore>>,
-    /// Sub-topology → number of tasks.
-    pub(crate) tasks: BTreeMap<usize, i32>,
-    pub(crate) directory: Option<Arc<InstanceDirectory>>,
+    /// The global stores, the task layout and the directory, once started.
+    started: StartedView,
 }
 
 impl std::fmt::Debug for AppState {
@@ -32,16 +32,33 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// What the endpoint serves of a worker (call after [`KafkaStreams::start`]).
+    /// What the endpoint serves of a worker (before or after [`KafkaStreams::start`]).
     pub fn of(streams: &KafkaStreams) -> AppState {
         AppState {
             application: streams.topology().application_id.clone(),
             topology: streams.topology().clone(),
             status: streams.status(),
-            globals: streams.global_stores().to_vec(),
-            tasks: streams.tasks_per_subtopology(),
-            directory: streams.directory().cloned(),
+            started: streams.started_view(),
         }
+    }
+
+    /// The global stores (none before the worker started).
+    pub(crate) fn globals(&self) -> &[Arc<GlobalStore>] {
+        self.started.started.get().map_or(&[], |s| &s.globals)
+    }
+
+    /// Sub-topology → number of tasks (empty before the worker started).
+    pub(crate) fn tasks(&self) -> &BTreeMap<usize, i32> {
+        static EMPTY: BTreeMap<usize, i32> = BTreeMap::new();
+        self.started.layout.get().unwrap_or(&EMPTY)
+    }
+
+    /// The instance directory, when the worker publishes itself (and has started).
+    pub(crate) fn directory(&self) -> Option<&Arc<InstanceDirectory>> {
+        self.started
+            .started
+            .get()
+            .and_then(|s| s.directory.as_ref())
     }
 
     pub fn application(&self) -> &str {
@@ -53,7 +70,7 @@ impl AppState {
     }
 
     pub(crate) fn global(&self, name: &str) -> Option<&Arc<GlobalStore>> {
-        self.globals.iter().find(|g| g.name() == name)
+        self.globals().iter().find(|g| g.name() == name)
     }
 
     /// The sub-topology holding task-local store `name`.
@@ -68,7 +85,7 @@ impl AppState {
     /// The task holding `key_bytes` of store `name`.
     pub(crate) fn task_of_key(&self, name: &str, key_bytes: &[u8]) -> Option<TaskId> {
         let sub = self.subtopology_of(name)?;
-        let partitions = *self.tasks.get(&sub)?;
+        let partitions = *self.tasks().get(&sub)?;
         Some(TaskId {
             subtopology: sub,
             partition: weir_kafka::partitioner::partition_of(key_bytes, partitions),
@@ -77,6 +94,6 @@ impl AppState {
 
     /// This worker's instance id (its directory's), when it has one.
     pub(crate) fn instance(&self) -> Option<&str> {
-        self.directory.as_deref().map(InstanceDirectory::me)
+        self.directory().map(|d| d.me())
     }
 }

@@ -57,6 +57,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/instances", get(instances))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route; see GET /health, /ready, /topology, /tasks, /stores, /instances, /metrics") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the endpoint answers GET (and HEAD) only",
+            )
+        })
         .layer(middleware::from_fn_with_state(shared.clone(), auth))
         .with_state(shared)
 }
@@ -176,7 +182,7 @@ async fn topology(
                         "id": sub.id,
                         "source_topics": sub.sources.keys().collect::<Vec<_>>(),
                         "stores": sub.stores,
-                        "tasks": a.tasks.get(&sub.id),
+                        "tasks": a.tasks().get(&sub.id),
                     })
                 })
                 .collect();
@@ -253,7 +259,7 @@ async fn instances(State(s): State<Arc<Shared>>) -> Response {
             json!({
                 "application": a.application,
                 "instance": s.instance_of(a),
-                "instances": a.directory.as_ref().map(|d| d.instances()).unwrap_or_default(),
+                "instances": a.directory().map(|d| d.instances()).unwrap_or_default(),
             })
         })
         .collect();

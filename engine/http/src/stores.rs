@@ -252,11 +252,7 @@ async fn remote(
             format!("task {task} is not on this worker any more (partitions are moving); retry"),
         );
     }
-    let Some(owner) = app
-        .directory
-        .as_ref()
-        .and_then(|d| d.owner(&task.to_string()))
-    else {
+    let Some(owner) = app.directory().and_then(|d| d.owner(&task.to_string())) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(

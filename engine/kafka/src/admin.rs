@@ -199,6 +199,17 @@ struct Admin {
     deadline: Instant,
 }
 
+/// Whether the cluster answers a metadata request within `timeout`.
+pub(crate) fn reachable(config: &StreamsConfig, timeout: Duration) -> Result<(), StreamsError> {
+    let admin = Admin::connect(config, timeout)?;
+    admin
+        .client
+        .inner()
+        .fetch_metadata(None, admin.remaining())
+        .map(|_| ())
+        .map_err(|source| crate::kafka_error("reach the cluster", source))
+}
+
 impl Admin {
     fn connect(config: &StreamsConfig, timeout: Duration) -> Result<Admin, StreamsError> {
         let client = admin_config(config)

@@ -6,16 +6,19 @@
 //! partitions, and the thread creates and restores their tasks after `poll` returns.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, ConsumerGroupMetadata, Rebalance,
 };
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::metrics::consumer::ConsumerMetrics;
+use crate::status::WorkerStatus;
 use weir_core::error::StreamsError;
 use weir_core::record::Headers;
 
@@ -37,15 +40,57 @@ pub(crate) trait RebalanceListener: Send + Sync {
 pub(crate) struct RebalanceContext {
     listener: Arc<dyn RebalanceListener>,
     metrics: ConsumerMetrics,
+    /// Whether no broker is reachable (`AllBrokersDown` seen, no broker up since).
+    broker_down: AtomicBool,
+    status: WorkerStatus,
     /// End offset per partition, from librdkafka's statistics (`statistics.interval.ms`).
     ends: Arc<std::sync::Mutex<std::collections::HashMap<TopicPartition, i64>>>,
 }
 
+impl RebalanceContext {
+    /// A broker answered (a record or a broker in state `UP`): clears an outage.
+    fn broker_up(&self) {
+        if self.broker_down.swap(false, Ordering::Relaxed) {
+            tracing::info!("a broker is reachable again");
+            self.status.broker_reachable();
+        }
+    }
+}
+
 impl ClientContext for RebalanceContext {
+    /// librdkafka's errors: it reconnects by itself (with `reconnect.backoff.ms` growing to
+    /// `reconnect.backoff.max.ms`); an outage of every broker is logged once and shown by
+    /// `/ready` until a broker answers again.
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                if !self.broker_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        reason,
+                        "every broker is unreachable; librdkafka retries with backoff"
+                    );
+                }
+                self.status.broker_unreachable(reason);
+            }
+            Some(RDKafkaErrorCode::BrokerTransportFailure) => {
+                tracing::warn!(reason, "lost a broker connection; reconnecting");
+            }
+            _ => tracing::error!("librdkafka: {error}: {reason}"),
+        }
+    }
+
     /// librdkafka's statistics (every `statistics.interval.ms`): the consumer lag gauges and
     /// the end offsets the state endpoint reports.
     fn stats(&self, statistics: rdkafka::Statistics) {
         self.metrics.stats(&statistics);
+        if self.broker_down.load(Ordering::Relaxed)
+            && statistics
+                .brokers
+                .values()
+                .any(|b| b.nodeid >= 0 && b.state == "UP")
+        {
+            self.broker_up();
+        }
         let Ok(mut ends) = self.ends.lock() else {
             return;
         };
@@ -124,6 +169,7 @@ impl GroupConsumer {
         config: &ClientConfig,
         listener: Arc<dyn RebalanceListener>,
         topics: &[&str],
+        status: WorkerStatus,
     ) -> Result<Self, StreamsError> {
         // The group id is the application id.
         let metrics = ConsumerMetrics::new(config.get("group.id").unwrap_or_default());
@@ -131,6 +177,8 @@ impl GroupConsumer {
             .create_with_context(RebalanceContext {
                 listener,
                 metrics,
+                broker_down: AtomicBool::new(false),
+                status,
                 ends: Arc::default(),
             })
             .map_err(|source| crate::kafka_error("create consumer", source))?;
@@ -157,7 +205,12 @@ impl GroupConsumer {
                 Ok(None)
             }
             Some(Err(source)) => Err(crate::kafka_error("poll", source)),
-            Some(Ok(m)) => Ok(Some(f(polled(&m)))),
+            Some(Ok(m)) => {
+                if self.inner.context().broker_down.load(Ordering::Relaxed) {
+                    self.inner.context().broker_up();
+                }
+                Ok(Some(f(polled(&m))))
+            }
         }
     }
 

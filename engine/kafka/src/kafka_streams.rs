@@ -14,10 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use weir_state::{RocksDbConfig, SharedBlockCache};
 
@@ -26,7 +26,7 @@ use crate::status::WorkerStatus;
 use crate::stream_thread::{self, ThreadSpec};
 use crate::{admin, client};
 use weir_core::config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
-use weir_core::error::StreamsError;
+use weir_core::error::{ErrorKind, StreamsError};
 use weir_graph::Topology;
 use weir_runtime::stores::GlobalStore;
 
@@ -37,10 +37,27 @@ pub struct KafkaStreams {
     shutdown: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Result<(), StreamsError>>>,
     status: WorkerStatus,
-    globals: Vec<Arc<GlobalStore>>,
-    directory: Option<Arc<crate::instances::InstanceDirectory>>,
+    /// What `start` opened; shared with the state endpoint, which may serve before it is set.
+    started: Arc<OnceLock<Started>>,
     /// Partition count per sub-topology (tasks), known once started.
-    layout: Arc<std::sync::OnceLock<BTreeMap<usize, i32>>>,
+    layout: Arc<OnceLock<BTreeMap<usize, i32>>>,
+}
+
+/// What [`KafkaStreams::start`] opens and the state endpoint reads: the global stores and the
+/// instance directory.
+#[derive(Default)]
+pub struct Started {
+    pub globals: Vec<Arc<GlobalStore>>,
+    pub directory: Option<Arc<crate::instances::InstanceDirectory>>,
+}
+
+/// A view of a worker that is valid before [`KafkaStreams::start`] returns (empty until then):
+/// what an endpoint started early (to answer `/ready` while the worker waits for its cluster)
+/// needs.
+#[derive(Clone)]
+pub struct StartedView {
+    pub started: Arc<OnceLock<Started>>,
+    pub layout: Arc<OnceLock<BTreeMap<usize, i32>>>,
 }
 
 /// A stable id for this worker's state directory, used in transactional ids so that a restarted
@@ -87,6 +104,57 @@ fn advertised_endpoint(config: &StreamsConfig) -> Option<String> {
     Some(addr.clone())
 }
 
+/// Longest wait between two attempts to reach an unreachable cluster at start-up.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Waits until the cluster answers a metadata request: while it does not (retriable errors),
+/// logs each attempt, shows the reason in `/ready` and tries again after a backoff doubling
+/// from 1 s to [`MAX_BACKOFF`]. Gives up only on a non-retriable error or a shutdown request.
+fn wait_for_cluster(
+    config: &StreamsConfig,
+    status: &WorkerStatus,
+    shutdown: &AtomicBool,
+) -> Result<(), StreamsError> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    for attempt in 1u32.. {
+        match admin::reachable(config, Duration::from_secs(5)) {
+            Ok(()) => {
+                status.broker_reachable();
+                if attempt > 1 {
+                    tracing::info!(
+                        waited_s = started.elapsed().as_secs(),
+                        "the Kafka cluster is reachable"
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::Retriable => {
+                tracing::warn!(
+                    attempt,
+                    bootstrap = %config.bootstrap_servers,
+                    error = %e,
+                    retry_in_s = backoff.as_secs(),
+                    "the Kafka cluster is unreachable; retrying"
+                );
+                status.broker_unreachable(&format!("{}: {e}", config.bootstrap_servers));
+                let until = Instant::now() + backoff;
+                while Instant::now() < until {
+                    if shutdown.load(Ordering::Acquire) {
+                        return Err(StreamsError::Internal(
+                            "stopped while the Kafka cluster was unreachable".into(),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl KafkaStreams {
     pub fn new(topology: Topology, config: StreamsConfig) -> Self {
         KafkaStreams {
@@ -95,8 +163,7 @@ impl KafkaStreams {
             shutdown: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             status: WorkerStatus::new(),
-            globals: Vec::new(),
-            directory: None,
+            started: Arc::default(),
             layout: Arc::default(),
         }
     }
@@ -123,12 +190,20 @@ impl KafkaStreams {
 
     /// The global stores, once [`KafkaStreams::start`] opened them (empty before).
     pub fn global_stores(&self) -> &[Arc<GlobalStore>] {
-        &self.globals
+        self.started.get().map_or(&[], |s| &s.globals)
     }
 
     /// The instance directory (`{app}-weir-instances`) when the worker publishes itself.
     pub fn directory(&self) -> Option<&Arc<crate::instances::InstanceDirectory>> {
-        self.directory.as_ref()
+        self.started.get().and_then(|s| s.directory.as_ref())
+    }
+
+    /// What the state endpoint reads of this worker, filled in by [`KafkaStreams::start`].
+    pub fn started_view(&self) -> StartedView {
+        StartedView {
+            started: self.started.clone(),
+            layout: self.layout.clone(),
+        }
     }
 
     /// The flag that stops the worker when set (for signal handlers).
@@ -141,7 +216,8 @@ impl KafkaStreams {
         let config = &self.config;
         // Step 0: serdes' start-up work (Schema Registry subjects) before touching the cluster.
         self.topology.prepare(config)?;
-        // Step 1
+        // Step 1: the cluster answers (retried with backoff while it does not; `/ready` says why)
+        wait_for_cluster(config, &self.status, &self.shutdown)?;
         let layout =
             admin::ensure_internal_topics(config, &self.topology, Duration::from_secs(30))?;
         let _ = self.layout.set(layout.tasks.clone());
@@ -174,7 +250,7 @@ impl KafkaStreams {
         )?;
         global.bootstrap(Duration::from_secs(600))?;
         let globals = global.stores();
-        self.globals = globals.clone();
+        let globals_for_view = globals.clone();
         let shutdown = self.shutdown.clone();
         self.threads.push(
             std::thread::Builder::new()
@@ -195,14 +271,15 @@ impl KafkaStreams {
         // Step 3
         let app_dir = config.state_dir.join(&self.topology.application_id);
         let pid = process_id(&app_dir)?;
-        if let Some(endpoint) = advertised_endpoint(config) {
-            self.directory = Some(Arc::new(crate::instances::InstanceDirectory::start(
+        let directory = match advertised_endpoint(config) {
+            Some(endpoint) => Some(Arc::new(crate::instances::InstanceDirectory::start(
                 config,
                 &pid,
                 &endpoint,
                 self.status.clone(),
-            )?));
-        }
+            )?)),
+            None => None,
+        };
         let strategy = if self.topology.copartition_groups().is_empty() {
             "cooperative-sticky"
         } else {
@@ -246,6 +323,10 @@ impl KafkaStreams {
                 .map_err(|e| StreamsError::Internal(format!("cannot start a stream thread: {e}")))?;
             self.threads.push(handle);
         }
+        let _ = self.started.set(Started {
+            globals: globals_for_view,
+            directory,
+        });
         Ok(())
     }
 
@@ -274,7 +355,9 @@ impl KafkaStreams {
         self.status.set_stopped();
         let r = self.wait();
         // Leaves the directory (a tombstone) once no endpoint handle holds it any more.
-        self.directory = None;
+        if let Some(started) = Arc::get_mut(&mut self.started).and_then(OnceLock::get_mut) {
+            started.directory = None;
+        }
         r
     }
 }

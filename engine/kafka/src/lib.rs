@@ -34,7 +34,7 @@ pub(crate) mod output;
 pub mod status;
 pub(crate) mod stream_thread;
 
-pub use kafka_streams::KafkaStreams;
+pub use kafka_streams::{KafkaStreams, Started, StartedView};
 pub use metrics::exporter::install_prometheus;
 pub use status::WorkerStatus;
 

@@ -104,6 +104,8 @@ struct Inner {
     /// Threads that have not joined the group and published yet.
     starting: usize,
     stopped: bool,
+    /// Since when no broker has been reachable, and librdkafka's words for it.
+    unreachable: Option<(Instant, String)>,
 }
 
 /// A worker's status, shared by its threads and the endpoint.
@@ -172,6 +174,12 @@ impl WorkerStatus {
         if g.stopped {
             return Err("the worker is stopping".into());
         }
+        if let Some((since, why)) = &g.unreachable {
+            return Err(format!(
+                "no broker reachable for {:.0} s ({why}); retrying with backoff",
+                since.elapsed().as_secs_f64()
+            ));
+        }
         if g.starting > 0 || g.queries.is_empty() {
             return Err("stream threads are joining the consumer group".into());
         }
@@ -187,6 +195,20 @@ impl WorkerStatus {
         } else {
             Err(format!("tasks restoring: {}", restoring.join(", ")))
         }
+    }
+
+    /// No broker answers (librdkafka's `AllBrokersDown`): `/ready` says so until
+    /// [`WorkerStatus::broker_reachable`].
+    pub(crate) fn broker_unreachable(&self, why: &str) {
+        let mut g = self.lock();
+        if g.unreachable.is_none() {
+            g.unreachable = Some((Instant::now(), why.to_owned()));
+        }
+    }
+
+    /// A broker answered again.
+    pub(crate) fn broker_reachable(&self) {
+        self.lock().unreachable = None;
     }
 
     /// Seconds since the worker started.

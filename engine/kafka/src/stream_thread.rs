@@ -407,6 +407,7 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
         &spec.consumer_config,
         Arc::new(Listener(core.clone())),
         &topic_refs,
+        spec.status.clone(),
     )?;
     let interval = spec.config.commit_interval();
     let mut last_punctuate = Instant::now();

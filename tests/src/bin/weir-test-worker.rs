@@ -130,8 +130,8 @@ fn run(args: Args) -> Result<(), String> {
     let mut streams = KafkaStreams::new(topology, config);
     weir_tests::stop_on_signals("weir-test-worker", streams.shutdown_flag())
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    streams.start().map_err(|e| format!("start: {e}"))?;
-    // `--set http.addr=HOST:PORT` serves the state endpoint (routing tests).
+    // `--set http.addr=HOST:PORT` serves the state endpoint (routing tests), from before the
+    // worker starts (`/ready` says what start-up waits for).
     let _endpoint = match streams.config().http_addr.clone() {
         Some(bind) => Some(
             weir_engine::http::StateEndpoint::start(
@@ -147,6 +147,7 @@ fn run(args: Args) -> Result<(), String> {
         ),
         None => None,
     };
+    streams.start().map_err(|e| format!("start: {e}"))?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "worker started");
