@@ -24,6 +24,7 @@ from .latency import run_latency
 from .procs import Processes
 from .systems import BY_NAME, REPO, SYSTEMS, Binaries, System
 from .throughput import run_throughput
+from .workloads import Workloads
 
 NOTES = [
     "output is counted by consuming `products` with a read_committed consumer (tansu's high "
@@ -77,6 +78,9 @@ def choose(args: argparse.Namespace, binaries: Binaries) -> tuple[list[System], 
     missing = {s.name: s.missing(binaries) for s in wanted if s.missing(binaries)}
     if args.broker == "mock":
         missing.update({s.name: "the mock cluster is for the Rust systems" for s in wanted if s.peer})
+        missing.update(
+            {s.name: "on tansu only (its topics are made on demand)" for s in wanted if s.workload != "products"}
+        )
     chosen = [s for s in wanted if s.name not in missing]
     return chosen, missing, bool(args.systems) and bool(missing)
 
@@ -92,11 +96,13 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     procs = Processes()
     brokers = Brokers(args.broker, REPO, workdir, data, procs, binaries)
-    runs, latency, problem = [], {}, ""
+    runs, latency, others, problem = [], {}, [], ""
+    products = [s for s in systems if s.workload == "products"]
     try:
-        throughput_pass(brokers, systems, args.rounds, runs)
+        throughput_pass(brokers, products, args.rounds, runs)
+        workload_pass(brokers, [s for s in systems if s.workload != "products"], others)
         if args.latency:
-            latency_pass(brokers, systems, report.summarize(runs), args.latency_seconds, latency)
+            latency_pass(brokers, products, report.summarize(runs), args.latency_seconds, latency)
     except Unavailable as e:
         problem = f"{args.broker} broker unavailable: {e}"
     except KeyboardInterrupt:
@@ -104,7 +110,7 @@ def main(argv: list[str]) -> int:
     finally:
         procs.stop_all()
         brokers.release()
-    return finish(args, data, brokers, runs, latency, missing, workdir, problem, asked_missing)
+    return finish(args, data, brokers, runs, latency, others, missing, workdir, problem, asked_missing)
 
 
 def _log_clients_to(path: Path) -> None:
@@ -142,6 +148,20 @@ def throughput_pass(brokers: Brokers, systems: list[System], rounds: int, runs: 
                 run = {"system": system.name, "round": str(round_no), "status": "failed", "reason": repr(e)}
             print(_run_line(run), flush=True)
             runs.append(run)
+
+
+def workload_pass(brokers: Brokers, systems: list[System], others: list[dict]) -> None:
+    """Runs user-recommendations and restore systems (workloads.py) on the throughput broker."""
+    for system in systems:
+        print(f"\n== {system.name}: {system.description}", flush=True)
+        bench, _ = brokers.throughput(system)
+        workloads = Workloads(bench.broker, bench.data, bench.procs, bench.workdir, bench.binaries)
+        try:
+            run = getattr(workloads, system.workload)(system)
+        except Exception as e:  # as in throughput_pass
+            run = {"system": system.name, "status": "failed", "correct": False, "reason": repr(e)}
+        print(f"   {report.workload_line(run)}", flush=True)
+        others.append(run)
 
 
 def _run_line(run: dict) -> str:
@@ -193,7 +213,7 @@ def _latency_line(lat: dict) -> str:
 
 
 def finish(
-    args, data, brokers, runs, latency, missing, workdir: Path, problem: str, asked_missing: bool
+    args, data, brokers, runs, latency, others, missing, workdir: Path, problem: str, asked_missing: bool
 ) -> int:
     summary = report.summarize(runs)
     peers = [s.name for s in SYSTEMS if s.peer]
@@ -206,6 +226,8 @@ def finish(
         print("\n" + report.runs_table(runs))
     if latency:
         print("\n" + report.latency_table(latency))
+    if others:
+        print("\n" + report.workload_table(others))
     if any(ratios.values()):
         print("\n" + report.ratio_table(ratios, ["ceiling", *peers]))
     path = args.json or workdir / "bench.json"
@@ -221,11 +243,17 @@ def finish(
         "runs": runs,
         "summary": summary,
         "latency": latency,
+        "workloads": others,
         "ratios": ratios,
     }
     path.write_text(json.dumps(document, indent=2))
     print(f"\nbench: wrote {path}; logs in {workdir}")
-    bad = problem or asked_missing or not runs or any(not r.get("correct") for r in runs)
+    bad = (
+        problem
+        or asked_missing
+        or not (runs or others)
+        or any(not r.get("correct") for r in runs + others)
+    )
     return 1 if bad else 0
 
 

@@ -153,3 +153,56 @@ def runs_table(runs: list[dict]) -> str:
             f"| {num(r.get('peak_rss_mb'))} | {num(r.get('first_output_s'), 2)} |"
         )
     return "\n".join(lines)
+
+
+def workload_line(run: dict) -> str:
+    """One line for a user-recommendations or restore run (workloads.py)."""
+    if "restore_s" in run:
+        full = run["full"]
+        return (
+            f"{run['status']}: {num(run['changelog_records'])} changelog records restored in "
+            f"{num(run['restore_s'], 2)} s = {num(run['rate'])} rec/s, {num(run['mb_per_s'], 1)} MB/s; "
+            f"probes answered {full['answered']}/{full['expected']}, wrong {full['wrong']}; "
+            f"RSS {num(run['peak_rss_mb'])} MB {run['reason']}"
+        )
+    if "answered" not in run:
+        return f"FAILED: {run.get('reason', '')}"
+    return (
+        f"{run['status']}: {num(run['input_records'])} inputs, answered {run['answered']}/{run['expected']} "
+        f"(duplicated {run['duplicated']}, wrong {run['wrong']}); {num(run['rate'])} rec/s start → last answer; "
+        f"CPU {num(run['cpu_us_per_record'], 2)} µs/rec; RSS {num(run['peak_rss_mb'])} MB {run['reason']}"
+    )
+
+
+def workload_table(runs: list[dict]) -> str:
+    lines = [
+        "| system | correct | input records | rec/s (start → last answer) | CPU µs/rec | broker CPU µs/rec "
+        "| peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    restores = []
+    for r in runs:
+        if "restore_s" in r:
+            restores.append(r)
+        elif "answered" in r:
+            lines.append(
+                f"| {r['system']} | {'yes' if r['correct'] else 'NO'} | {num(r['input_records'])} "
+                f"| {num(r['rate'])} | {num(r['cpu_us_per_record'], 2)} "
+                f"| {num(r['broker_cpu_us_per_record'], 2)} | {num(r['peak_rss_mb'])} |"
+            )
+        else:
+            lines.append(f"| {r['system']} | failed: {r.get('reason', '')} | | | | | |")
+    if restores:
+        lines += [
+            "",
+            "| restore | correct | changelog records | restore s (net of start-up) | rec/s | MB/s "
+            "| CPU µs/rec | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in restores:
+            lines.append(
+                f"| {r['system']} | {'yes' if r['correct'] else 'NO'} | {num(r['changelog_records'])} "
+                f"| {num(r['restore_s'], 2)} | {num(r['rate'])} | {num(r['mb_per_s'], 1)} "
+                f"| {num(r['cpu_us_per_record'], 2)} | {num(r['peak_rss_mb'])} |"
+            )
+    return "\n".join(lines)

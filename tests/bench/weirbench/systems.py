@@ -1,10 +1,11 @@
 """The systems the harness compares: how each is started, and whether it can run here.
 
-Every system reads `shop-products` (and the forbidden set from `forbidden-products`) and writes
+Every product system reads `shop-products` (and the forbidden set from `forbidden-products`) and writes
 `products`; each run gets a fresh consumer group / application id and state directory. To add a
-system (weir user-recommendations, a changelog restore, ...), append a `System` to `SYSTEMS`: a
-name, how to start it from a `Launch`, what it needs, and whether it passes every record through
-(like the ceiling) or writes the allowed products only.
+system, append a `System` to `SYSTEMS`: a name, how to start it from a `Launch`, what it needs,
+and whether it passes every record through (like the ceiling) or writes the allowed products
+only. Systems of another workload (user-recommendations, a changelog restore: workloads.py) run
+after the product systems, on the same broker and product ids.
 """
 
 import os
@@ -46,6 +47,7 @@ class System:
     missing: Callable[[Binaries], str | None]  # why it cannot run here; None: it can
     passthrough: bool = False  # writes every input record (the ceiling), not only allowed ones
     peer: bool = False  # another framework: a column of the ratio table, left out in smoke mode
+    workload: str = "products"  # or "recommendations", "restore" (workloads.py; tansu only)
 
 
 def _executable(path: Path) -> str | None:
@@ -99,6 +101,7 @@ def _weir_missing(binaries: Binaries) -> str | None:
 
 RUST = ["--topology", "product-filter"]
 YAML = ["-f", str(PRODUCT_FILTER_YAML)]
+RECS = ["--topology", "user-recommendations"]
 
 SYSTEMS = [
     System(
@@ -146,7 +149,27 @@ SYSTEMS = [
         lambda _: None,
         peer=True,
     ),
-    # user-recommendations and the changelog restore come here (the lead's).
+    System(
+        "weir-recs-alos",
+        "weir user-recommendations, Rust DSL, at_least_once: searches, then requests answered",
+        _weir(RECS, "at_least_once"),
+        _weir_missing,
+        workload="recommendations",
+    ),
+    System(
+        "weir-recs-eos",
+        "weir user-recommendations, Rust DSL, exactly_once_v2: searches, then requests answered",
+        _weir(RECS, "exactly_once_v2"),
+        _weir_missing,
+        workload="recommendations",
+    ),
+    System(
+        "weir-restore",
+        "weir user-recommendations restoring its user-interests store from a changelog of N records",
+        _weir(RECS, "at_least_once"),
+        _weir_missing,
+        workload="restore",
+    ),
 ]
 
 BY_NAME = {s.name: s for s in SYSTEMS}
