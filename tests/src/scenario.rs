@@ -135,6 +135,33 @@ pub fn product_passes(key: &[u8], _value: &[u8]) -> bool {
     !forbidden(i) && !invalid(i)
 }
 
+/// Reads a count table's output topic (8-byte big-endian counts, as `count()` writes them)
+/// until its verdict against `expected` holds at least once (nothing lost), or `timeout`
+/// passes; returns the last verdict. Input offsets alone do not tell when a topology with a
+/// repartition topic is done: the second sub-topology may still be behind.
+pub fn await_counts(
+    bootstrap: &str,
+    topic: &str,
+    expected: &std::collections::BTreeMap<String, i64>,
+    timeout: std::time::Duration,
+) -> crate::Verdict {
+    let until = std::time::Instant::now() + timeout;
+    loop {
+        let out = crate::consume_all(
+            bootstrap,
+            topic,
+            crate::ConsumeOpts::until_idle(std::time::Duration::from_secs(1)),
+        );
+        let verdict = crate::verify::expect_latest(expected, &out, |v| {
+            Some(i64::from_be_bytes(v.try_into().ok()?))
+        });
+        if verdict.at_least_once() || std::time::Instant::now() >= until {
+            return verdict;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// One figure line of a scenario, `RELIABILITY <scenario>: key=value ...`, greppable from the
 /// test log into RELIABILITY.md.
 pub fn report(scenario: &str, figures: &[(&str, String)]) {

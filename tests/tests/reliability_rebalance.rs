@@ -16,10 +16,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use weir_tests::scenario;
-use weir_tests::verify;
 use weir_tests::{
-    Broker, ConsumeOpts, WorkerArgs, WorkerProcess, committed_offsets, consume_all, create_topic,
-    produce, temp_state_dir, unique_name,
+    Broker, WorkerArgs, WorkerProcess, committed_offsets, create_topic, produce, temp_state_dir,
+    unique_name,
 };
 use weir_topologies::user_interests;
 
@@ -140,19 +139,15 @@ fn scenario_3_state_follows_partitions_through_joins_leaves_and_a_crash() {
     ));
     wait_committed(&b, &app, total, &mut workers);
     steps.push(format!("w0, w1 back: {:.1} s", t0.elapsed().as_secs_f64()));
-    std::thread::sleep(Duration::from_secs(1));
+    let verdict = scenario::await_counts(
+        &b,
+        user_interests::COUNTS,
+        &expected,
+        Duration::from_secs(120),
+    );
     for (_, w) in &mut workers {
         w.terminate(Duration::from_secs(60));
     }
-
-    let out = consume_all(
-        &b,
-        user_interests::COUNTS,
-        ConsumeOpts::until_idle(Duration::from_secs(3)),
-    );
-    let verdict = verify::expect_latest(&expected, &out, |v| {
-        Some(i64::from_be_bytes(v.try_into().ok()?))
-    });
     scenario::report(
         "3 rebalance under load",
         &[

@@ -41,6 +41,8 @@ pub struct KafkaStreams {
     started: Arc<OnceLock<Started>>,
     /// Partition count per sub-topology (tasks), known once started.
     layout: Arc<OnceLock<BTreeMap<usize, i32>>>,
+    /// The state directory's lock, held from `start` until the worker is dropped.
+    dir_lock: Option<std::fs::File>,
 }
 
 /// What [`KafkaStreams::start`] opens and the state endpoint reads: the global stores and the
@@ -82,6 +84,50 @@ fn process_id(dir: &Path) -> Result<String, StreamsError> {
         .and_then(|_| std::fs::rename(&tmp, &path))
         .map_err(|e| StreamsError::Internal(format!("cannot write {}: {e}", path.display())))?;
     Ok(id)
+}
+
+/// Locks the application's state directory for this process (an exclusive `flock` on its
+/// `.lock` file, released when the file closes, also on a crash), as Kafka Streams does: two
+/// workers on one state directory would corrupt each other's stores. The holder's pid is
+/// written into the file for the error message of the next one.
+fn lock_state_dir(dir: &Path) -> Result<std::fs::File, StreamsError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StreamsError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StreamsError::Internal(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(StreamsError::Config {
+                key: weir_core::config::keys::STATE_DIR.into(),
+                origin: "state directory lock".into(),
+                message: format!(
+                    "{} is in use by another worker (pid {}); give each worker on this \
+                     machine its own state.dir",
+                    dir.display(),
+                    holder.trim()
+                ),
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(StreamsError::Internal(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// Where other workers reach this one's endpoint: `application.server`, else `http.addr` with
@@ -165,6 +211,7 @@ impl KafkaStreams {
             status: WorkerStatus::new(),
             started: Arc::default(),
             layout: Arc::default(),
+            dir_lock: None,
         }
     }
 
@@ -216,6 +263,8 @@ impl KafkaStreams {
         let config = &self.config;
         // Step 0: serdes' start-up work (Schema Registry subjects) before touching the cluster.
         self.topology.prepare(config)?;
+        let app_dir = config.state_dir.join(&self.topology.application_id);
+        self.dir_lock = Some(lock_state_dir(&app_dir)?);
         // Step 1: the cluster answers (retried with backoff while it does not; `/ready` says why)
         wait_for_cluster(config, &self.status, &self.shutdown)?;
         let layout =
@@ -269,7 +318,6 @@ impl KafkaStreams {
                 })?,
         );
         // Step 3
-        let app_dir = config.state_dir.join(&self.topology.application_id);
         let pid = process_id(&app_dir)?;
         let directory = match advertised_endpoint(config) {
             Some(endpoint) => Some(Arc::new(crate::instances::InstanceDirectory::start(
