@@ -56,6 +56,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-latency", action="store_true", help="skip the latency phase")
     p.add_argument("--latency-seconds", type=float, default=20, help="length of the 50%%-rate load")
     p.add_argument("--rounds", type=int, default=1, help="throughput runs per system")
+    p.add_argument("--restore-records", type=int, help="changelog records of weir-restore (default: --records)")
     p.add_argument("--json", type=Path, help="where to write the results (default: in the work directory)")
     p.add_argument("--weir-bin", type=Path, default=target / "debug" / "weir")
     p.add_argument("--ceiling-bin", type=Path, default=target / "debug" / "weir-bench-ceiling")
@@ -100,7 +101,9 @@ def main(argv: list[str]) -> int:
     products = [s for s in systems if s.workload == "products"]
     try:
         throughput_pass(brokers, products, args.rounds, runs)
-        workload_pass(brokers, [s for s in systems if s.workload != "products"], others)
+        workload_pass(
+            brokers, [s for s in systems if s.workload != "products"], others, args.restore_records
+        )
         if args.latency:
             latency_pass(brokers, products, report.summarize(runs), args.latency_seconds, latency)
     except Unavailable as e:
@@ -150,12 +153,16 @@ def throughput_pass(brokers: Brokers, systems: list[System], rounds: int, runs: 
             runs.append(run)
 
 
-def workload_pass(brokers: Brokers, systems: list[System], others: list[dict]) -> None:
+def workload_pass(
+    brokers: Brokers, systems: list[System], others: list[dict], restore_records: int | None
+) -> None:
     """Runs user-recommendations and restore systems (workloads.py) on the throughput broker."""
     for system in systems:
         print(f"\n== {system.name}: {system.description}", flush=True)
         bench, _ = brokers.throughput(system)
-        workloads = Workloads(bench.broker, bench.data, bench.procs, bench.workdir, bench.binaries)
+        workloads = Workloads(
+            bench.broker, bench.data, bench.procs, bench.workdir, bench.binaries, restore_records
+        )
         try:
             run = getattr(workloads, system.workload)(system)
         except Exception as e:  # as in throughput_pass

@@ -113,7 +113,16 @@ class Answers:
 class Workloads:
     """Runs the non-product workloads on one broker (created topics, data, one run each)."""
 
-    def __init__(self, broker: Broker, data: DataSet, procs: Processes, workdir: Path, binaries: Binaries):
+    def __init__(
+        self,
+        broker: Broker,
+        data: DataSet,
+        procs: Processes,
+        workdir: Path,
+        binaries: Binaries,
+        restore_records: int | None = None,
+    ):
+        self.restore_records = restore_records or data.records
         self.broker = broker
         self.data = data
         self.procs = procs
@@ -231,7 +240,7 @@ class Workloads:
         # No searches: the worker's only work is the restore and the probes.
         self._topics([SEARCHES, REQUESTS], recreate=True)
         self._topics([ANSWERS])
-        records = self.data.records
+        records = self.restore_records
         empty = self._restore_run(system, 0)
         full = self._restore_run(system, records)
         run = {"system": system.name, "changelog_records": records, "empty": empty, "full": full}
