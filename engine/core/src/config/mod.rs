@@ -250,13 +250,16 @@ impl StreamsConfig {
         Ok(self)
     }
 
-    /// How often tasks commit: `commit.interval.ms`, or by default 30 s under at-least-once and
-    /// 100 ms under exactly-once (as Kafka Streams).
+    /// How often tasks commit: `commit.interval.ms`, or by default 1 s under at-least-once and
+    /// 100 ms under exactly-once. Kafka Streams commits every 30 s under at-least-once, so a
+    /// crash replays up to 30 s of input (RELIABILITY.md: ~200k duplicates in one held-out run);
+    /// at 1 s a crash replays about a second's worth, and the commits cost nothing measurable
+    /// (the figures are in RELIABILITY.md). Faust commits every 2.8 s, Quix Streams every 5 s.
     pub fn commit_interval(&self) -> Duration {
         Duration::from_millis(
             self.commit_interval_ms
                 .unwrap_or(match self.processing_guarantee {
-                    ProcessingGuarantee::AtLeastOnce => 30_000,
+                    ProcessingGuarantee::AtLeastOnce => 1_000,
                     ProcessingGuarantee::ExactlyOnceV2 => 100,
                 }),
         )
@@ -343,7 +346,7 @@ mod tests {
         assert_eq!(c.bootstrap_servers, "localhost:9092");
         assert_eq!(c.num_stream_threads, 1);
         assert_eq!(c.processing_guarantee, ProcessingGuarantee::AtLeastOnce);
-        assert_eq!(c.commit_interval(), Duration::from_secs(30));
+        assert_eq!(c.commit_interval(), Duration::from_secs(1));
         assert_eq!(c.state_dir, std::env::temp_dir().join("weir"));
         assert_eq!(c.replication_factor, 1);
         assert_eq!(c.group_instance_id, None);
