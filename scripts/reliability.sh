@@ -38,6 +38,6 @@ else
 fi
 echo
 echo "=== figures (full log: $log)"
-grep -E "^RELIABILITY " "$log" || true
+grep -oE "RELIABILITY [^:]+: .*" "$log" || true
 grep -qE "^test result: FAILED|^error: test failed" "$log" && rc=1
 exit "$rc"

@@ -20,6 +20,10 @@ pub enum ErrorKind {
     Record,
     /// The task's state can no longer be trusted: wipe and restore it.
     Corrupted,
+    /// This thread lost the right to write for its tasks: its transactional producer was fenced
+    /// by a newer one with the same id, or its transaction timed out on the broker. Close the
+    /// tasks without committing, re-create the producer, rewind to the last commit.
+    Fenced,
 }
 
 /// Every error weir's engine reports.

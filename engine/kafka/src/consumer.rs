@@ -29,6 +29,9 @@ pub(crate) type TopicPartition = (String, i32);
 pub(crate) trait GroupHandle {
     fn commit_offsets(&self, offsets: &[(String, i32, i64)]) -> Result<(), StreamsError>;
     fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
+    /// Moves the fetch position of `partitions` back to their committed offsets (the
+    /// beginning where nothing is committed).
+    fn rewind(&self, partitions: &[TopicPartition]) -> Result<(), StreamsError>;
 }
 
 /// Reacts to partitions moving; called inside `poll`.
@@ -48,7 +51,7 @@ pub(crate) struct RebalanceContext {
 }
 
 impl RebalanceContext {
-    /// A broker answered (a record or a broker in state `UP`): clears an outage.
+    /// A broker is in state `UP` again (librdkafka's statistics): clears an outage.
     fn broker_up(&self) {
         if self.broker_down.swap(false, Ordering::Relaxed) {
             tracing::info!("a broker is reachable again");
@@ -87,7 +90,9 @@ impl ClientContext for RebalanceContext {
             && statistics
                 .brokers
                 .values()
-                .any(|b| b.nodeid >= 0 && b.state == "UP")
+                // Real brokers only: librdkafka's logical ones (the group coordinator's handle)
+                // report their own state.
+                .any(|b| b.nodeid >= 0 && b.source != "logical" && b.state == "UP")
         {
             self.broker_up();
         }
@@ -128,6 +133,28 @@ impl GroupHandle for BaseConsumer<RebalanceContext> {
 
     fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
         rdkafka::consumer::Consumer::group_metadata(self)
+    }
+
+    fn rewind(&self, partitions: &[TopicPartition]) -> Result<(), StreamsError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in partitions {
+            tpl.add_partition(t, *p);
+        }
+        let committed = self
+            .committed_offsets(tpl, Duration::from_secs(30))
+            .map_err(|source| crate::kafka_error("read committed offsets", source))?;
+        for e in committed.elements() {
+            let to = match e.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            self.seek(e.topic(), e.partition(), to, Duration::from_secs(10))
+                .map_err(|source| crate::kafka_error("rewind to the committed offset", source))?;
+        }
+        Ok(())
     }
 }
 
@@ -188,6 +215,11 @@ impl GroupConsumer {
         Ok(GroupConsumer { inner })
     }
 
+    /// The consumer as its group handle (commits, rewinds).
+    pub(crate) fn group(&self) -> &dyn GroupHandle {
+        &self.inner
+    }
+
     /// Polls one record (rebalance callbacks run in here). `Ok(None)`: nothing within `timeout`.
     pub(crate) fn poll<R>(
         &self,
@@ -198,19 +230,20 @@ impl GroupConsumer {
             None => Ok(None),
             // Transport errors (broker down, coordinator moving) are reported through poll;
             // librdkafka reconnects by itself, so the thread keeps polling.
+            // A lost membership (Fenced) too: librdkafka rejoins by itself on the next polls.
             Some(Err(source))
-                if crate::error_kind(&source) == weir_core::error::ErrorKind::Retriable =>
+                if matches!(
+                    crate::error_kind(&source),
+                    weir_core::error::ErrorKind::Retriable | weir_core::error::ErrorKind::Fenced
+                ) =>
             {
                 tracing::warn!(error = %source, "consumer: retriable error, retrying");
                 Ok(None)
             }
             Some(Err(source)) => Err(crate::kafka_error("poll", source)),
-            Some(Ok(m)) => {
-                if self.inner.context().broker_down.load(Ordering::Relaxed) {
-                    self.inner.context().broker_up();
-                }
-                Ok(Some(f(polled(&m))))
-            }
+            // Records already fetched still come out during an outage: only librdkafka's
+            // statistics (a broker in state UP) end one.
+            Some(Ok(m)) => Ok(Some(f(polled(&m)))),
         }
     }
 

@@ -71,12 +71,15 @@ pub fn kafka_cause(error: &StreamsError) -> Option<&KafkaError> {
 }
 
 /// What the runtime should do about a Kafka error: retry transport problems, timeouts and
-/// leadership moves; everything else (authorization, bad config, fenced producers, unknown
-/// errors) is fatal.
+/// leadership moves; recover from a fenced producer (a newer one with the same transactional
+/// id, or a transaction the broker timed out: [`ErrorKind::Fenced`]); everything else
+/// (authorization, bad config, unknown errors) is fatal.
 pub fn error_kind(error: &KafkaError) -> ErrorKind {
     match error {
         KafkaError::Transaction(e) => {
-            if e.is_fatal() {
+            if matches!(code_kind(e.code()), ErrorKind::Fenced) {
+                ErrorKind::Fenced
+            } else if e.is_fatal() {
                 ErrorKind::Fatal
             } else if e.is_retriable() || e.txn_requires_abort() {
                 ErrorKind::Retriable
@@ -126,6 +129,14 @@ fn code_kind(code: RDKafkaErrorCode) -> ErrorKind {
         | C::PreferredLeaderNotAvailable
         | C::UnstableOffsetCommit
         | C::ThrottlingQuotaExceeded => ErrorKind::Retriable,
+        // This member or producer lost its partitions to the group (its session expired while
+        // the broker was unreachable) or to a newer producer: close the tasks dirty and rejoin.
+        C::ProducerFenced
+        | C::Fenced
+        | C::InvalidProducerEpoch
+        | C::InvalidProducerIdMapping
+        | C::UnknownMemberId
+        | C::IllegalGeneration => ErrorKind::Fenced,
         _ => ErrorKind::Fatal,
     }
 }
@@ -160,7 +171,7 @@ mod tests {
             error_kind(&KafkaError::MessageProduction(
                 RDKafkaErrorCode::ProducerFenced
             )),
-            ErrorKind::Fatal
+            ErrorKind::Fenced
         );
         assert_eq!(
             error_kind(&KafkaError::ClientCreation("bad".into())),

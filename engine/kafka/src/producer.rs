@@ -19,9 +19,15 @@ use rdkafka::producer::{
     BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
 };
 use rdkafka::{Offset, TopicPartitionList};
+use weir_core::error::ErrorKind;
 
 use weir_core::error::StreamsError;
 use weir_core::record::Headers;
+
+use crate::status::WorkerStatus;
+
+/// How long `send` waits for room in a full local queue.
+const QUEUE_FULL_WAIT: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 struct Deliveries {
@@ -34,9 +40,21 @@ struct DeliveryContext {
     deliveries: Arc<Deliveries>,
     /// Topics whose delivered offsets are tracked.
     tracked: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Where an outage of every broker is shown (`/ready`): a thread waiting on a full producer
+    /// queue polls no consumer, so the producer reports it too.
+    status: WorkerStatus,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            tracing::warn!(reason, "producer: every broker is unreachable; retrying");
+            self.status.broker_unreachable(reason);
+        } else {
+            tracing::error!("librdkafka (producer): {error}: {reason}");
+        }
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = ();
@@ -89,11 +107,13 @@ impl Producer {
         transactional: bool,
         tracked: Arc<dyn Fn(&str) -> bool + Send + Sync>,
         timeout: Duration,
+        status: WorkerStatus,
     ) -> Result<Arc<Self>, StreamsError> {
         let deliveries = Arc::new(Deliveries::default());
         let ctx = DeliveryContext {
             deliveries: deliveries.clone(),
             tracked,
+            status,
         };
         let inner: ThreadedProducer<DeliveryContext> = config
             .create_with_context(ctx)
@@ -112,13 +132,18 @@ impl Producer {
         }))
     }
 
+    /// Whether this is an exactly-once (transactional) producer.
+    pub(crate) fn is_transactional(&self) -> bool {
+        self.transactional
+    }
+
     fn ensure_transaction(&self) -> Result<(), StreamsError> {
         if self.transactional
             && !self.in_transaction.swap(true, Ordering::AcqRel)
             && let Err(e) = self.inner.begin_transaction()
         {
             self.in_transaction.store(false, Ordering::Release);
-            return Err(crate::kafka_error("begin transaction", e));
+            return Err(self.produce_error("begin transaction", e));
         }
         Ok(())
     }
@@ -154,22 +179,48 @@ impl Producer {
             }
             record = record.headers(h);
         }
-        // The deadline is read only when the queue is full (not once per record).
+        // The deadline is read only when the queue is full (not once per record). A full queue
+        // means the broker is slow or unreachable: wait as long as librdkafka keeps records
+        // before expiring them (`message.timeout.ms`, 300 s by default), as Kafka Streams
+        // retries a task for `task.timeout.ms`, rather than failing the thread after a minute.
         let mut deadline = None;
         loop {
             match self.inner.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
                     if Instant::now()
-                        < *deadline.get_or_insert_with(|| Instant::now() + self.timeout) =>
+                        < *deadline.get_or_insert_with(|| Instant::now() + QUEUE_FULL_WAIT) =>
                 {
                     record = r;
                     self.inner.poll(Duration::from_millis(5));
                 }
-                Err((e, _)) => {
-                    return Err(crate::kafka_error("produce", e));
-                }
+                Err((e, _)) => return Err(self.produce_error("produce", e)),
             }
+        }
+    }
+
+    /// A failed produce or begin: for a transactional producer in an unusable state (fenced,
+    /// fatal, or refusing to produce after its transaction failed) the error is
+    /// [`ErrorKind::Fenced`]: the thread re-creates the producer and rewinds (exactly-once).
+    fn produce_error(&self, operation: &'static str, e: KafkaError) -> StreamsError {
+        let unusable = matches!(
+            e.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::State
+                    | RDKafkaErrorCode::Fatal
+                    | RDKafkaErrorCode::Fenced
+                    | RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+            )
+        );
+        if self.transactional && (unusable || matches!(e, KafkaError::Transaction(_))) {
+            StreamsError::Kafka {
+                operation,
+                kind: ErrorKind::Fenced,
+                source: Box::new(e),
+            }
+        } else {
+            crate::kafka_error(operation, e)
         }
     }
 

@@ -25,7 +25,7 @@ use crate::output::ProducerCollector;
 use crate::producer::Producer;
 use crate::status::{self, StoreQuery, WorkerStatus};
 use weir_core::config::{ProcessingGuarantee, StreamsConfig};
-use weir_core::error::StreamsError;
+use weir_core::error::{ErrorKind, StreamsError};
 use weir_graph::Topology;
 use weir_runtime::commit::{
     CommitFailure, CommitStep, commit_due, commit_steps, on_commit_failure,
@@ -38,8 +38,12 @@ use weir_runtime::time::PunctuationType;
 /// How long a poll waits for records when there are none: also how long an idle thread may
 /// take to answer a store read of the state endpoint (it serves them between polls).
 const IDLE_POLL: Duration = Duration::from_millis(2);
+/// How long the producer's transactional calls may take.
+const PRODUCER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Records processed between two looks at waiting store reads.
 const QUERY_EVERY: usize = 32;
+
+mod recovery;
 
 /// The state a stream thread shares with its rebalance callbacks.
 pub(crate) struct ThreadCore {
@@ -48,6 +52,9 @@ pub(crate) struct ThreadCore {
     config: Arc<StreamsConfig>,
     rocksdb: RocksDbConfig,
     producer: Arc<Producer>,
+    /// What the producer is made from, to re-create it after it was fenced.
+    producer_config: rdkafka::config::ClientConfig,
+    tracked: Arc<dyn Fn(&str) -> bool + Send + Sync>,
     globals: Vec<Arc<GlobalStore>>,
     restore_config: rdkafka::config::ClientConfig,
     sub_of_topic: HashMap<String, usize>,
@@ -175,6 +182,10 @@ impl ThreadCore {
                     self.last_commit = Instant::now();
                     return Ok(());
                 }
+                CommitFailure::AbortAndRecover => {
+                    self.recover(group, &e)?;
+                    return Ok(());
+                }
                 CommitFailure::AbortAndFail => {
                     let _ = self.producer.abort_transaction();
                     for t in self.tasks.values_mut() {
@@ -255,6 +266,11 @@ impl ThreadCore {
             self.metrics.processed(started);
         }
         if let Err(e) = processed {
+            // Exactly-once: the producer can no longer write in this transaction (fenced, or
+            // the transaction failed): recover instead of failing, as a failed commit does.
+            if e.kind() == ErrorKind::Fenced && self.producer.is_transactional() {
+                return self.recover(consumer.group(), &e);
+            }
             match decide(&self.config, &e) {
                 Decision::Fail => {
                     return Err(StreamsError::AtRecord {
@@ -374,7 +390,13 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
     let tracked: Arc<dyn Fn(&str) -> bool + Send + Sync> =
         Arc::new(move |t: &str| changelogs.contains(t));
     let eos = spec.config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
-    let producer = Producer::new(&spec.producer_config, eos, tracked, Duration::from_secs(60))?;
+    let producer = Producer::new(
+        &spec.producer_config,
+        eos,
+        tracked.clone(),
+        PRODUCER_TIMEOUT,
+        spec.status.clone(),
+    )?;
     let mut sub_of_topic = HashMap::default();
     for sub in &spec.topology.subtopologies {
         for t in sub.sources.keys() {
@@ -388,6 +410,8 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
         config: spec.config.clone(),
         rocksdb: spec.rocksdb,
         producer,
+        producer_config: spec.producer_config.clone(),
+        tracked,
         globals: spec.globals,
         restore_config: spec.restore_config,
         sub_of_topic,

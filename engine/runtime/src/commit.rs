@@ -61,6 +61,12 @@ pub enum CommitFailure {
     /// and stop the thread with the error: the records since the last commit are processed
     /// again by whoever gets the tasks.
     AbortAndFail,
+    /// Abort the transaction (if the broker still lets this producer), close every task
+    /// without committing (dropping the stores' buffered writes), re-create the producer and
+    /// rewind the consumer to the committed offsets: the thread goes on, and the records since
+    /// the last commit are processed again, inside a new transaction (exactly-once: a fenced
+    /// producer or a timed-out transaction, as Kafka Streams' TaskMigrated handling).
+    AbortAndRecover,
     /// Stop the thread with the error.
     Fail,
 }
@@ -72,13 +78,21 @@ pub fn on_commit_failure(
     kind: ErrorKind,
 ) -> CommitFailure {
     match (guarantee, step) {
-        (ProcessingGuarantee::ExactlyOnceV2, CommitStep::CommitTransaction) => {
-            CommitFailure::AbortAndFail
-        }
+        (ProcessingGuarantee::ExactlyOnceV2, CommitStep::CommitTransaction) => match kind {
+            ErrorKind::Fenced | ErrorKind::Retriable => CommitFailure::AbortAndRecover,
+            _ => CommitFailure::AbortAndFail,
+        },
         (ProcessingGuarantee::AtLeastOnce, CommitStep::CommitOffsets)
             if kind == ErrorKind::Retriable =>
         {
             CommitFailure::RetryNextInterval
+        }
+        // The member lost its partitions (session expired): its tasks are someone else's or
+        // will be again after the rejoin; close them without committing and go on.
+        (ProcessingGuarantee::AtLeastOnce, CommitStep::CommitOffsets)
+            if kind == ErrorKind::Fenced =>
+        {
+            CommitFailure::AbortAndRecover
         }
         _ => CommitFailure::Fail,
     }
@@ -119,6 +133,31 @@ mod tests {
             let steps = commit_steps(g);
             assert_eq!(steps.last(), Some(&CommitStep::CheckpointStores), "{g:?}");
         }
+    }
+
+    #[test]
+    fn a_fenced_or_timed_out_transaction_is_recovered_not_fatal() {
+        let eos = ProcessingGuarantee::ExactlyOnceV2;
+        for kind in [ErrorKind::Fenced, ErrorKind::Retriable] {
+            assert_eq!(
+                on_commit_failure(eos, CommitStep::CommitTransaction, kind),
+                CommitFailure::AbortAndRecover,
+                "{kind:?}"
+            );
+        }
+        assert_eq!(
+            on_commit_failure(eos, CommitStep::CommitTransaction, ErrorKind::Fatal),
+            CommitFailure::AbortAndFail
+        );
+        assert_eq!(
+            on_commit_failure(
+                ProcessingGuarantee::AtLeastOnce,
+                CommitStep::CommitOffsets,
+                ErrorKind::Fenced
+            ),
+            CommitFailure::AbortAndRecover,
+            "a member whose session expired"
+        );
     }
 
     #[test]
@@ -166,8 +205,8 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_transaction_is_aborted_whatever_its_kind() {
-        for kind in [ErrorKind::Retriable, ErrorKind::Fatal, ErrorKind::Corrupted] {
+    fn a_fatally_failed_transaction_is_aborted_and_stops_the_thread() {
+        for kind in [ErrorKind::Fatal, ErrorKind::Corrupted] {
             assert_eq!(
                 on_commit_failure(
                     ProcessingGuarantee::ExactlyOnceV2,
