@@ -135,6 +135,37 @@ pub fn product_passes(key: &[u8], _value: &[u8]) -> bool {
     !forbidden(i) && !invalid(i)
 }
 
+/// Sets up product-filter's input on a broker: its topics (3 partitions each; the forbidden
+/// table compacted, 1 partition), the forbidden ids among products `0..n`, then the products.
+/// Returns the products and how many of them must come out.
+pub fn product_filter_input(bootstrap: &str, n: usize) -> (Vec<Input>, usize) {
+    use weir_topologies::product_filter as pf;
+    crate::create_topic(bootstrap, pf::INPUT, 3, false);
+    crate::create_topic(bootstrap, pf::FORBIDDEN, 1, true);
+    crate::create_topic(bootstrap, pf::OUTPUT, 3, false);
+    crate::create_topic(bootstrap, pf::DEAD_LETTERS, 3, false);
+    crate::produce(bootstrap, pf::FORBIDDEN, forbidden_table(n));
+    let inputs = products(n);
+    crate::produce(
+        bootstrap,
+        pf::INPUT,
+        inputs
+            .iter()
+            .map(|(k, v)| (Some(k.clone()), Some(v.clone()))),
+    );
+    let expected = inputs.iter().filter(|(k, v)| product_passes(k, v)).count();
+    (inputs, expected)
+}
+
+/// How many distinct keys `records` hold.
+pub fn distinct_keys(records: &[crate::Consumed]) -> usize {
+    records
+        .iter()
+        .filter_map(|r| r.key.as_deref())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
 /// Reads a count table's output topic (8-byte big-endian counts, as `count()` writes them)
 /// until its verdict against `expected` holds at least once (nothing lost), or `timeout`
 /// passes; returns the last verdict. Input offsets alone do not tell when a topology with a

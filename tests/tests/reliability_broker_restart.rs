@@ -9,25 +9,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use weir_tests::scenario;
 use weir_tests::verify;
 use weir_tests::{
-    Broker, TopicTail, WorkerArgs, WorkerProcess, create_topic, produce, tansu_sqlite_bin,
-    temp_state_dir, unique_name,
+    Broker, TopicTail, WorkerArgs, WorkerProcess, tansu_sqlite_bin, temp_state_dir, unique_name,
 };
 use weir_topologies::product_filter;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_weir-test-worker");
 
 fn distinct(out: &TopicTail) -> usize {
-    out.records()
-        .iter()
-        .filter_map(|r| r.key.as_deref())
-        .collect::<HashSet<_>>()
-        .len()
+    scenario::distinct_keys(out.records())
 }
 
 #[test]
@@ -39,23 +33,7 @@ fn scenario_4_a_worker_finishes_through_two_broker_restarts() {
     let bin = tansu_sqlite_bin().unwrap_or_else(|e| panic!("{e}"));
     let mut broker = Broker::start_sqlite(&bin);
     let b = broker.bootstrap();
-    create_topic(&b, product_filter::INPUT, 3, false);
-    create_topic(&b, product_filter::FORBIDDEN, 1, true);
-    create_topic(&b, product_filter::OUTPUT, 3, false);
-    create_topic(&b, product_filter::DEAD_LETTERS, 3, false);
-    produce(&b, product_filter::FORBIDDEN, scenario::forbidden_table(n));
-    let inputs = scenario::products(n);
-    produce(
-        &b,
-        product_filter::INPUT,
-        inputs
-            .iter()
-            .map(|(k, v)| (Some(k.clone()), Some(v.clone()))),
-    );
-    let expected = inputs
-        .iter()
-        .filter(|(k, v)| scenario::product_passes(k, v))
-        .count();
+    let (inputs, expected) = scenario::product_filter_input(&b, n);
     let state = temp_state_dir();
     let app = unique_name("rel-restart");
     // Throttled (500 queued records every 100 ms) so that the run spans both restarts.

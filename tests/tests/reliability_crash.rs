@@ -19,10 +19,7 @@ use std::time::{Duration, Instant};
 
 use weir_tests::scenario::{self, Rng};
 use weir_tests::verify::{self, Verdict};
-use weir_tests::{
-    Broker, TopicTail, WorkerArgs, WorkerProcess, create_topic, produce, temp_state_dir,
-    unique_name,
-};
+use weir_tests::{Broker, TopicTail, WorkerArgs, WorkerProcess, temp_state_dir, unique_name};
 use weir_topologies::product_filter;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_weir-test-worker");
@@ -58,23 +55,7 @@ fn crash_run(
     let t0 = Instant::now();
     let broker = Broker::start();
     let b = broker.bootstrap();
-    create_topic(&b, product_filter::INPUT, 3, false);
-    create_topic(&b, product_filter::FORBIDDEN, 1, true);
-    create_topic(&b, product_filter::OUTPUT, 3, false);
-    create_topic(&b, product_filter::DEAD_LETTERS, 3, false);
-    produce(&b, product_filter::FORBIDDEN, scenario::forbidden_table(n));
-    let inputs = scenario::products(n);
-    produce(
-        &b,
-        product_filter::INPUT,
-        inputs
-            .iter()
-            .map(|(k, v)| (Some(k.clone()), Some(v.clone()))),
-    );
-    let expected = inputs
-        .iter()
-        .filter(|(k, v)| scenario::product_passes(k, v))
-        .count();
+    let (inputs, expected) = scenario::product_filter_input(&b, n);
 
     let state = temp_state_dir();
     let app = unique_name("rel-crash");

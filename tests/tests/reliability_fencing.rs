@@ -7,25 +7,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use weir_tests::scenario;
 use weir_tests::verify;
 use weir_tests::{
-    Broker, TopicTail, TransactionalProducer, WorkerArgs, WorkerProcess, create_topic, produce,
-    temp_state_dir, unique_name,
+    Broker, TopicTail, TransactionalProducer, WorkerArgs, WorkerProcess, temp_state_dir,
+    unique_name,
 };
 use weir_topologies::product_filter;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_weir-test-worker");
 
 fn distinct(out: &TopicTail) -> usize {
-    out.records()
-        .iter()
-        .filter_map(|r| r.key.as_deref())
-        .collect::<HashSet<_>>()
-        .len()
+    scenario::distinct_keys(out.records())
 }
 
 #[test]
@@ -33,23 +28,7 @@ fn a_fenced_exactly_once_worker_recovers_and_writes_each_product_once() {
     let n = scenario::scale(20_000, 100_000);
     let broker = Broker::start();
     let b = broker.bootstrap();
-    create_topic(&b, product_filter::INPUT, 3, false);
-    create_topic(&b, product_filter::FORBIDDEN, 1, true);
-    create_topic(&b, product_filter::OUTPUT, 3, false);
-    create_topic(&b, product_filter::DEAD_LETTERS, 3, false);
-    produce(&b, product_filter::FORBIDDEN, scenario::forbidden_table(n));
-    let inputs = scenario::products(n);
-    produce(
-        &b,
-        product_filter::INPUT,
-        inputs
-            .iter()
-            .map(|(k, v)| (Some(k.clone()), Some(v.clone()))),
-    );
-    let expected = inputs
-        .iter()
-        .filter(|(k, v)| scenario::product_passes(k, v))
-        .count();
+    let (inputs, expected) = scenario::product_filter_input(&b, n);
     let state = temp_state_dir();
     let app = unique_name("rel-fence");
     let args = WorkerArgs::new("product-filter", &b, &app, state.path())

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use weir_tests::scenario;
 use weir_tests::verify;
 use weir_tests::{
-    Broker, Proxy, TopicTail, WorkerArgs, WorkerProcess, create_topic, free_port, produce,
-    temp_state_dir, unique_name,
+    Broker, Proxy, TopicTail, WorkerArgs, WorkerProcess, free_port, temp_state_dir, unique_name,
 };
 use weir_topologies::product_filter;
 
@@ -102,23 +101,7 @@ fn scenario_5_a_worker_rides_out_an_unreachable_broker_at_start_and_mid_run() {
         SocketAddr::from(([127, 0, 0, 1], broker.port())),
     );
     let b = proxy.address();
-    create_topic(&b, product_filter::INPUT, 3, false);
-    create_topic(&b, product_filter::FORBIDDEN, 1, true);
-    create_topic(&b, product_filter::OUTPUT, 3, false);
-    create_topic(&b, product_filter::DEAD_LETTERS, 3, false);
-    produce(&b, product_filter::FORBIDDEN, scenario::forbidden_table(n));
-    let inputs = scenario::products(n);
-    produce(
-        &b,
-        product_filter::INPUT,
-        inputs
-            .iter()
-            .map(|(k, v)| (Some(k.clone()), Some(v.clone()))),
-    );
-    let expected = inputs
-        .iter()
-        .filter(|(k, v)| scenario::product_passes(k, v))
-        .count();
+    let (inputs, expected) = scenario::product_filter_input(&b, n);
     let mut out = TopicTail::uncommitted(&broker.bootstrap(), product_filter::OUTPUT);
 
     // 1. Unreachable at start.

@@ -64,7 +64,18 @@ fn run(topology: Topology, config: Option<StreamsConfig>, inputs: &[Input]) -> O
                 let headers = r
                     .headers
                     .iter()
-                    .filter(|(k, _)| *k != "weir.error")
+                    // The error's wording and kind may differ between the twins (a typed serde
+                    // fails to deserialize what the dynamic one reads and then rejects);
+                    // where the record came from may not.
+                    .filter(|(k, _)| {
+                        !matches!(
+                            *k,
+                            "weir.error"
+                                | "__streams.errors.exception"
+                                | "__streams.errors.message"
+                                | "__streams.errors.stacktrace"
+                        )
+                    })
                     .map(|(k, v)| (k.to_owned(), v.map(<[u8]>::to_vec)))
                     .collect();
                 (r.key, value, r.timestamp, headers)
