@@ -9,9 +9,31 @@ use std::path::Path;
 use super::{StreamsConfig, keys};
 use crate::error::StreamsError;
 
-/// `WEIR_*` environment variables that belong to weir's tooling (the CLI, the test harness),
-/// not to the application config; [`StreamsConfig::load`] skips them.
-pub const RESERVED_ENV_VARS: &[&str] = &["WEIR_CONFIG", "WEIR_LOG", "WEIR_TANSU_BIN"];
+/// `WEIR_*` environment variables that belong to weir's tooling (the CLI, the launcher, the
+/// test harness), not to the application config; [`StreamsConfig::load`] skips them, and every
+/// variable starting with one of [`RESERVED_ENV_PREFIXES`].
+pub const RESERVED_ENV_VARS: &[&str] = &[
+    "WEIR_CONFIG",
+    "WEIR_LOG",
+    "WEIR_TANSU_BIN",
+    "WEIR_TANSU_SQLITE_BIN",
+    "WEIR_CACHE_DIR",
+    "WEIR_LIBCLANG",
+    "WEIR_ROCKSDB_CACHE",
+];
+
+/// Prefixes of the tooling's own `WEIR_*` variables (benchmarks, tests, the reliability suite).
+pub const RESERVED_ENV_PREFIXES: &[&str] = &[
+    "WEIR_BENCH_",
+    "WEIR_TEST_",
+    "WEIR_RELIABILITY_",
+    "WEIR_WRITE_",
+];
+
+/// Whether `name` is one of the tooling's variables rather than a config property.
+fn reserved(name: &str) -> bool {
+    RESERVED_ENV_VARS.contains(&name) || RESERVED_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
 const ENV_PREFIX: &str = "WEIR_";
 
@@ -56,9 +78,7 @@ impl StreamsConfig {
         // whatever order the environment lists them in.
         let mut env: Vec<(String, String)> = env
             .into_iter()
-            .filter(|(name, _)| {
-                name.starts_with(ENV_PREFIX) && !RESERVED_ENV_VARS.contains(&name.as_str())
-            })
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX) && !reserved(name))
             .collect();
         env.sort();
         for (name, value) in env {
@@ -170,6 +190,24 @@ mod tests {
         assert!(env_to_key("WEIR_A____B").is_err());
         assert!(env_to_key("WEIR_").is_err());
         assert!(env_to_key("WEIR__X").is_err());
+    }
+
+    #[test]
+    fn the_toolings_own_variables_are_not_config() {
+        let c = StreamsConfig::load(
+            None,
+            env(&[
+                ("WEIR_APPLICATION_ID", "app"),
+                ("WEIR_TANSU_SQLITE_BIN", "/x/tansu"),
+                ("WEIR_CACHE_DIR", "/x"),
+                ("WEIR_RELIABILITY_FULL", "1"),
+                ("WEIR_BENCH_RECORDS", "5"),
+                ("WEIR_TEST_SCHEMA_REGISTRY_URL", "http://r"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c, StreamsConfig::new("app"));
     }
 
     #[test]
