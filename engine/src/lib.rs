@@ -54,7 +54,9 @@ pub use weir_core::{
 pub use weir_graph::Topology;
 pub use weir_kafka::KafkaStreams;
 pub use weir_runtime::{
-    BranchedKStream, Consumed, Datum, GlobalKTable, Grouped, InitContext, KGroupedStream, KStream,
-    KTable, Materialized, Processor, ProcessorContext, Produced, PunctuationId, PunctuationType,
-    Repartitioned, StreamsBuilder, TaskId, TypedStore,
+    BranchedKStream, Consumed, Datum, EmitStrategy, GlobalKTable, Grouped, InitContext,
+    JoinWindows, KGroupedStream, KStream, KTable, Materialized, Processor, ProcessorContext,
+    Produced, PunctuationId, PunctuationType, Repartitioned, SessionWindowedKStream,
+    SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed, TaskId,
+    TimeWindowedKStream, TimeWindows, TypedStore, Window, Windowed, WindowedFormat, WindowedSerde,
 };

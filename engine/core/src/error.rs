@@ -50,6 +50,11 @@ pub enum StreamsError {
         source: BoxError,
     },
 
+    /// A source's timestamp extractor gave no valid timestamp for a record of `topic` (negative,
+    /// or it failed): the record goes to the deserialization handler, as in Kafka Streams.
+    #[error("invalid timestamp for a record of topic `{topic}`: {reason}")]
+    InvalidTimestamp { topic: String, reason: String },
+
     /// A serde could not be built (e.g. an unreadable or invalid Avro schema file).
     #[error("cannot create serde: {0}")]
     SerdeSetup(String),
@@ -212,6 +217,7 @@ impl StreamsError {
             StreamsError::AtRecord { source, .. } => source.kind(),
             StreamsError::Serialize { .. }
             | StreamsError::Deserialize { .. }
+            | StreamsError::InvalidTimestamp { .. }
             | StreamsError::Process { .. } => ErrorKind::Record,
             StreamsError::State(e) => match e.kind() {
                 weir_state::ErrorKind::Corrupted => ErrorKind::Corrupted,

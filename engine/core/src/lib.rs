@@ -11,11 +11,13 @@ pub mod metrics;
 pub mod record;
 pub mod serde;
 pub mod text;
+pub mod window;
 
 pub use config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
 pub use error::{BoxError, ErrorKind, KeyOrValue, StreamsError};
 pub use record::{Headers, Record, RecordMetadata};
 pub use serde::{Serde, SerdeRef, Serdes};
+pub use window::{Window, Windowed, WindowedFormat, WindowedSerde};
 
 /// Wall-clock time in ms since the epoch.
 pub fn now_ms() -> i64 {

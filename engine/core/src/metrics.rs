@@ -89,6 +89,17 @@ impl TaskCounters {
     }
 }
 
+/// `weir_skipped_records_total{application, reason="late", processor}`: records a windowed
+/// operator dropped because their window had closed (older than stream time minus grace).
+pub fn late_counter(application: &str, processor: &str) -> Counter {
+    metrics::counter!(
+        SKIPPED,
+        "application" => app_label(application),
+        "reason" => "late",
+        "processor" => processor.to_owned()
+    )
+}
+
 /// `weir_skipped_records_total{application, reason}`.
 pub fn skipped_counter(app: &SharedString, reason: &'static str) -> Counter {
     metrics::counter!(SKIPPED, "application" => app.clone(), "reason" => reason)

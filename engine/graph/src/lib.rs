@@ -41,6 +41,35 @@ pub trait SourceDecoder: Send + Sync {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<Option<(Boxed, Option<Boxed>)>, StreamsError>;
+
+    /// The record's event time, from its decoded key and value, its Kafka timestamp and the
+    /// partition's time so far (the largest timestamp of the partition processed before it).
+    /// By default the Kafka timestamp; a negative timestamp is an error (the record goes to the
+    /// deserialization handler), as Kafka Streams' default `FailOnInvalidTimestamp` has it.
+    fn timestamp(
+        &self,
+        topic: &str,
+        _key: &Boxed,
+        _value: Option<&Boxed>,
+        record_timestamp: i64,
+        _partition_time: i64,
+    ) -> Result<i64, StreamsError> {
+        check_timestamp(topic, record_timestamp)
+    }
+}
+
+/// `timestamp` when it is a valid event time (>= 0), else the error a negative one gets.
+pub fn check_timestamp(topic: &str, timestamp: i64) -> Result<i64, StreamsError> {
+    if timestamp < 0 {
+        return Err(StreamsError::InvalidTimestamp {
+            topic: topic.to_owned(),
+            reason: format!(
+                "negative timestamp {timestamp} (a record without a timestamp reads as -1); \
+                 give the source a timestamp extractor or fix the producer"
+            ),
+        });
+    }
+    Ok(timestamp)
 }
 
 /// Where a sink writes.
@@ -85,6 +114,42 @@ pub struct StoreDef {
     pub serdes: Arc<dyn Any + Send + Sync>,
     /// The store's keys and values as JSON, without their types (the state endpoint).
     pub view: StoreView,
+    /// How the store lays out its records (a window or session store keeps time in its keys).
+    pub kind: StoreKind,
+}
+
+/// What a store holds, for the tools that read it without its operator (the state endpoint,
+/// changelog topic settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreKind {
+    /// The latest value per key.
+    #[default]
+    KeyValue,
+    /// Values per key and window start, kept `retention_ms` of stream time
+    /// (`weir_state::WindowStore`'s layout).
+    Window {
+        retention_ms: i64,
+        retain_duplicates: bool,
+        /// A window's end is its start plus this (0: the store keeps records, not windows).
+        size_ms: i64,
+    },
+    /// Values per key and session (`weir_state::SessionStore`'s layout).
+    Session { retention_ms: i64 },
+}
+
+impl StoreKind {
+    /// How long the changelog topic keeps records: time-keyed stores' changelogs are
+    /// `compact,delete` with the store's retention plus a day (Kafka Streams'
+    /// `windowstore.changelog.additional.retention.ms`); `None`: compacted only.
+    pub fn changelog_retention_ms(&self) -> Option<i64> {
+        const EXTRA: i64 = 24 * 60 * 60 * 1000;
+        match *self {
+            StoreKind::KeyValue => None,
+            StoreKind::Window { retention_ms, .. } | StoreKind::Session { retention_ms } => {
+                Some(retention_ms.saturating_add(EXTRA))
+            }
+        }
+    }
 }
 
 /// Keys and values of a store as JSON and keys from text, whatever their Rust types.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::routes::{Shared, error};
-use weir_graph::{JsonView, StoreDef};
+use weir_graph::{JsonView, StoreDef, StoreKind};
 use weir_kafka::status::{ReadResult, StoreRead, read_store};
 
 /// How long a read may wait for its stream thread (busy restoring, or in a long batch).
@@ -25,6 +25,57 @@ pub(crate) const FORWARDED: &str = "x-weir-forwarded";
 pub(crate) struct KeyParams {
     application: Option<String>,
     redirect: Option<String>,
+    /// Window stores: the earliest window start (ms, inclusive).
+    from: Option<String>,
+    /// Window stores: the latest window start (ms, inclusive).
+    to: Option<String>,
+}
+
+impl KeyParams {
+    /// The read of `key` in a store of `kind`: the key's value, its windows starting in
+    /// `[from, to]` (all live ones by default) or its sessions.
+    fn read(&self, kind: StoreKind, key: Vec<u8>) -> Result<StoreRead, String> {
+        let time = |v: &Option<String>, what: &str, default: i64| match v.as_deref() {
+            None | Some("") => Ok(default),
+            Some(t) => t.trim().parse::<i64>().map_err(|_| {
+                format!(
+                    "`{what}` must be a window start in ms since the epoch (an integer), got `{t}`"
+                )
+            }),
+        };
+        match kind {
+            StoreKind::KeyValue | StoreKind::Session { .. }
+                if self.from.is_some() || self.to.is_some() =>
+            {
+                Err("`from` and `to` apply to window stores only".into())
+            }
+            StoreKind::KeyValue => Ok(StoreRead::Get(key)),
+            StoreKind::Window {
+                retention_ms,
+                retain_duplicates,
+                size_ms,
+            } => Ok(StoreRead::Windows {
+                key,
+                from: time(&self.from, "from", i64::MIN)?,
+                to: time(&self.to, "to", i64::MAX)?,
+                retention_ms,
+                retain_duplicates,
+                size_ms,
+            }),
+            StoreKind::Session { retention_ms } => Ok(StoreRead::Sessions { key, retention_ms }),
+        }
+    }
+
+    /// The query string a forwarded read carries on.
+    fn forwarded(&self) -> String {
+        let mut q = String::new();
+        for (name, v) in [("from", &self.from), ("to", &self.to)] {
+            if let Some(v) = v {
+                q.push_str(&format!("&{name}={}", super::forward::encode(v)));
+            }
+        }
+        q
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -195,6 +246,10 @@ pub(crate) async fn get_key(
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
+    let read_of_key = match p.read(def.kind, kb.clone()) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
     let task = if def.global {
         None
     } else {
@@ -210,8 +265,9 @@ pub(crate) async fn get_key(
         }
         Some(task)
     };
-    let (app2, def2, kb2) = (app.clone(), def.clone(), kb.clone());
-    let result = match blocking(move || read(&app2, &def2, task, StoreRead::Get(kb2))).await {
+    let windowed = !matches!(read_of_key, StoreRead::Get(_));
+    let (app2, def2) = (app.clone(), def.clone());
+    let result = match blocking(move || read(&app2, &def2, task, read_of_key)).await {
         Ok(r) => r,
         Err(resp) => return resp.into_response(),
     };
@@ -222,6 +278,17 @@ pub(crate) async fn get_key(
         "task": task.map(|t| t.to_string()),
         "instance": s.instance_of(app),
     });
+    if windowed {
+        let mut body = base;
+        body["windows"] = result
+            .windows
+            .iter()
+            .map(|(start, end, v)| {
+                json!({"start": start, "end": end, "value": to_json(def.view.value.as_ref(), v)})
+            })
+            .collect();
+        return axum::Json(body).into_response();
+    }
     match result.entries.into_iter().next() {
         None => {
             let mut body = base;
@@ -262,10 +329,11 @@ async fn remote(
         );
     };
     let path = format!(
-        "/stores/{}/keys/{}?application={}",
+        "/stores/{}/keys/{}?application={}{}",
         super::forward::encode(store),
         super::forward::encode(key),
-        super::forward::encode(&app.application)
+        super::forward::encode(&app.application),
+        p.forwarded()
     );
     if p.redirect
         .as_deref()
@@ -287,6 +355,15 @@ pub(crate) async fn range(s: Arc<Shared>, store: String, p: RangeParams) -> Resp
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
+    if def.kind != StoreKind::KeyValue {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`{}` is a window or session store: ask for one key's windows with /stores/{}/keys/{{key}}?from=&to=",
+                def.name, def.name
+            ),
+        );
+    }
     let limit = match p.limit.as_deref().map(str::parse::<usize>) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,

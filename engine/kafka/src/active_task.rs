@@ -62,6 +62,8 @@ pub(crate) struct ActiveTask {
     pub positions: HashMap<TopicPartition, i64>,
     /// Whether positions moved since the last commit.
     pub dirty: bool,
+    /// Input partitions paused because the task buffered too many of their records.
+    pub full: Vec<TopicPartition>,
     pub restores: Vec<StoreRestore>,
     /// The restore consumer's config, for re-reading a changelog from its start after a wipe.
     restore_config: rdkafka::config::ClientConfig,
@@ -186,19 +188,22 @@ impl ActiveTask {
         for g in env.globals {
             stores.add_global(GlobalReader::new(g.clone(), 100_000));
         }
-        let task = Task::new(
+        let mut task = Task::new(
             env.topology,
             id.subtopology,
             id.partition,
             stores,
             weir_core::now_ms(),
         )?;
+        task.set_max_task_idle_ms(env.config.max_task_idle_ms);
+        task.set_dead_letter_topic(weir_runtime::handler::dead_letter_topic(env.config));
         let mut active = ActiveTask {
             task,
             state: TaskState::Created,
             partitions: Vec::new(),
             positions: HashMap::default(),
             dirty: false,
+            full: Vec::new(),
             restores,
             restore_config: env.restore_config.clone(),
         };

@@ -279,6 +279,24 @@ impl GroupConsumer {
         ends.get(&(topic.to_owned(), partition)).copied()
     }
 
+    /// Records of `topic`/`partition` on the broker after `next_offset` (the offset after the
+    /// last record fetched; `None`: nothing fetched yet, the consumer's position then), from
+    /// what librdkafka's last fetch response said (no request); `None` when not known yet.
+    pub(crate) fn lag(&self, topic: &str, partition: i32, next_offset: Option<i64>) -> Option<i64> {
+        let end = crate::watermarks::cached_end_offset(self.inner.client(), topic, partition)?;
+        let next = match next_offset {
+            Some(o) => o,
+            None => {
+                let positions = self.inner.position().ok()?;
+                match positions.find_partition(topic, partition)?.offset() {
+                    Offset::Offset(o) => o,
+                    _ => return None,
+                }
+            }
+        };
+        Some(end.saturating_sub(next).max(0))
+    }
+
     /// Moves the fetch position of a partition back (a record arrived for a task still restoring).
     pub(crate) fn seek(
         &self,

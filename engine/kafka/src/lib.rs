@@ -33,6 +33,7 @@ pub mod metrics;
 pub(crate) mod output;
 pub mod status;
 pub(crate) mod stream_thread;
+pub(crate) mod watermarks;
 
 pub use kafka_streams::{KafkaStreams, Started, StartedView};
 pub use metrics::exporter::install_prometheus;

@@ -77,6 +77,21 @@ pub enum StoreRead {
         after: Option<Vec<u8>>,
         limit: usize,
     },
+    /// A window store's windows of `key` starting in `[from, to]` (`size_ms`: a window's end
+    /// is its start plus it).
+    Windows {
+        key: Vec<u8>,
+        from: i64,
+        to: i64,
+        retention_ms: i64,
+        retain_duplicates: bool,
+        size_ms: i64,
+    },
+    /// A session store's sessions of `key`.
+    Sessions {
+        key: Vec<u8>,
+        retention_ms: i64,
+    },
 }
 
 /// What a read returns: the entries found (one at most for `Get`) and whether a range has more.
@@ -84,6 +99,8 @@ pub enum StoreRead {
 pub struct ReadResult {
     pub entries: Vec<(Vec<u8>, Vec<u8>)>,
     pub more: bool,
+    /// For window and session reads: `(start, end, value)`, by start (sessions: by end).
+    pub windows: Vec<(i64, i64, Vec<u8>)>,
 }
 
 /// A read sent to the thread that owns `task`.
@@ -272,7 +289,41 @@ pub fn read_store(
                 .into_iter()
                 .collect(),
             more: false,
+            windows: Vec::new(),
         }),
+        StoreRead::Windows {
+            key,
+            from,
+            to,
+            retention_ms,
+            retain_duplicates,
+            size_ms,
+        } => {
+            let config = weir_state::WindowStoreConfig::new(*retention_ms, *retain_duplicates);
+            let windows = weir_state::WindowStore::read_only(config, store)
+                .and_then(|w| w.fetch_range(store, key, *from, *to))
+                .map_err(|e| e.to_string())?;
+            Ok(ReadResult {
+                windows: windows
+                    .into_iter()
+                    .map(|(start, v)| (start, start.saturating_add(*size_ms), v))
+                    .collect(),
+                ..ReadResult::default()
+            })
+        }
+        StoreRead::Sessions { key, retention_ms } => {
+            let config = weir_state::SessionStoreConfig::new(*retention_ms);
+            let sessions = weir_state::SessionStore::read_only(config, store)
+                .and_then(|s| s.fetch(store, key))
+                .map_err(|e| e.to_string())?;
+            Ok(ReadResult {
+                windows: sessions
+                    .into_iter()
+                    .map(|((start, end), v)| (start, end, v))
+                    .collect(),
+                ..ReadResult::default()
+            })
+        }
         StoreRead::Range {
             from,
             to,
@@ -313,7 +364,11 @@ pub fn read_store(
                 }
                 entries.push((k, v));
             }
-            Ok(ReadResult { entries, more })
+            Ok(ReadResult {
+                entries,
+                more,
+                windows: Vec::new(),
+            })
         }
     }
 }

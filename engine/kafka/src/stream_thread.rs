@@ -42,6 +42,52 @@ const IDLE_POLL: Duration = Duration::from_millis(2);
 const PRODUCER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Records processed between two looks at waiting store reads.
 const QUERY_EVERY: usize = 32;
+/// Records a task buffers per input partition before that partition is paused (Kafka Streams'
+/// `buffered.records.per.partition`); it resumes when half of them are processed.
+const MAX_BUFFERED_PER_PARTITION: usize = 1000;
+
+/// A record that failed, with what its dead letter needs.
+struct Failed<'a> {
+    task: TaskId,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: &'a weir_core::record::Headers,
+}
+
+/// What the configured handler says about a failed record: fail (the error, naming the
+/// record), skip (counted) or a dead letter (sent with its provenance headers).
+fn on_record_error(
+    config: &StreamsConfig,
+    producer: &Producer,
+    metrics: &mut ThreadMetrics,
+    f: Failed<'_>,
+    e: StreamsError,
+) -> Result<(), StreamsError> {
+    match decide(config, &e) {
+        Decision::Fail => Err(StreamsError::AtRecord {
+            task: f.task.to_string(),
+            topic: f.topic.to_owned(),
+            partition: f.partition,
+            offset: f.offset,
+            source: Box::new(e),
+        }),
+        Decision::Skip => {
+            tracing::warn!(task = %f.task, topic = f.topic, partition = f.partition, offset = f.offset, error = %e, "skipped a record");
+            metrics.skipped_error();
+            Ok(())
+        }
+        Decision::DeadLetter(topic) => {
+            let h = dead_letter_headers(f.headers, &e, f.topic, f.partition, f.offset);
+            producer.send(&topic, None, f.key, f.value, f.timestamp, &h)?;
+            metrics.dead_letter(f.topic);
+            Ok(())
+        }
+    }
+}
 
 mod recovery;
 
@@ -122,6 +168,7 @@ impl ThreadCore {
             restore_config: &self.restore_config,
         };
         let mut to_pause = Vec::new();
+        let mut to_resume = Vec::new();
         for (topic, partition) in pending {
             let Some(id) = self.task_of(&topic, partition) else {
                 continue;
@@ -135,9 +182,14 @@ impl ThreadCore {
                 task.partitions.push((topic.clone(), partition));
                 if task.state == TaskState::Restoring {
                     to_pause.push((topic, partition));
+                } else {
+                    // Re-created after a recovery, a partition paused with a full queue before
+                    // must fetch again.
+                    to_resume.push((topic, partition));
                 }
             }
         }
+        consumer.set_paused(&to_resume, false)?;
         consumer.set_paused(&to_pause, true)
     }
 
@@ -254,6 +306,29 @@ impl ThreadCore {
             value: m.value,
             headers: &m.headers,
         };
+        if task.task.orders_input() {
+            // Several input partitions: buffer, then process in timestamp order what may be.
+            if let Err(e) = task.task.enqueue(input) {
+                let failed = Failed {
+                    task: id,
+                    topic: m.topic,
+                    partition: m.partition,
+                    offset: m.offset,
+                    timestamp: m.timestamp,
+                    key: m.key,
+                    value: m.value,
+                    headers: &m.headers,
+                };
+                on_record_error(&self.config, &self.producer, &mut self.metrics, failed, e)?;
+                task.task.enqueue_skipped(m.topic, m.partition, m.offset)?;
+            }
+            if task.task.buffered(m.topic, m.partition) >= MAX_BUFFERED_PER_PARTITION {
+                let tp = (m.topic.to_owned(), m.partition);
+                consumer.set_paused(std::slice::from_ref(&tp), true)?;
+                task.full.push(tp);
+            }
+            return self.process_buffered(id, consumer);
+        }
         let (now, timed) = self.clock.tick();
         let mut out = ProducerCollector {
             producer: &self.producer,
@@ -271,31 +346,101 @@ impl ThreadCore {
             if e.kind() == ErrorKind::Fenced && self.producer.is_transactional() {
                 return self.recover(consumer.group(), &e);
             }
-            match decide(&self.config, &e) {
-                Decision::Fail => {
-                    return Err(StreamsError::AtRecord {
-                        task: id.to_string(),
-                        topic: m.topic.to_owned(),
-                        partition: m.partition,
-                        offset: m.offset,
-                        source: Box::new(e),
-                    });
-                }
-                Decision::Skip => {
-                    tracing::warn!(task = %id, topic = m.topic, partition = m.partition, offset = m.offset, error = %e, "skipped a record");
-                    self.metrics.skipped_error();
-                }
-                Decision::DeadLetter(topic) => {
-                    let h = dead_letter_headers(&m.headers, &e, m.topic, m.partition, m.offset);
-                    self.producer
-                        .send(&topic, None, m.key, m.value, m.timestamp, &h)?;
-                    self.metrics.dead_letter(m.topic);
-                }
-            }
+            let failed = Failed {
+                task: id,
+                topic: m.topic,
+                partition: m.partition,
+                offset: m.offset,
+                timestamp: m.timestamp,
+                key: m.key,
+                value: m.value,
+                headers: &m.headers,
+            };
+            on_record_error(&self.config, &self.producer, &mut self.metrics, failed, e)?;
         }
         task.record_position(m.topic, m.partition, m.offset + 1);
         task.dirty = true;
         self.metrics.consumed(id, m.topic);
+        Ok(())
+    }
+
+    /// Processes what task `id` has buffered, in timestamp order, as far as it may now (see
+    /// `weir_runtime::queues`): an empty input partition with data on the broker is waited for.
+    fn process_buffered(
+        &mut self,
+        id: TaskId,
+        consumer: &GroupConsumer,
+    ) -> Result<(), StreamsError> {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return Ok(());
+        };
+        if !task.state.processes() {
+            return Ok(());
+        }
+        loop {
+            let (now, timed) = self.clock.tick();
+            let mut lag = |t: &str, p: i32, next: Option<i64>| consumer.lag(t, p, next);
+            let Some(mut q) = task.task.next_queued(now, &mut lag) else {
+                break;
+            };
+            let raw = q.take_raw();
+            let (topic, partition, offset, timestamp) =
+                (q.topic.clone(), q.partition, q.offset, q.timestamp);
+            let mut out = ProducerCollector {
+                producer: &self.producer,
+                metrics: &mut self.metrics.sinks,
+                now_ms: now,
+            };
+            let started = timed.then(Instant::now);
+            let processed = task.task.process_queued(q, now, &mut out);
+            if let Some(started) = started {
+                self.metrics.processed(started);
+            }
+            if let (Err(e), Some(raw)) = (processed, raw) {
+                if e.kind() == ErrorKind::Fenced && self.producer.is_transactional() {
+                    return self.recover(consumer.group(), &e);
+                }
+                let failed = Failed {
+                    task: id,
+                    topic: &topic,
+                    partition,
+                    offset,
+                    timestamp,
+                    key: raw.key.as_deref(),
+                    value: raw.value.as_deref(),
+                    headers: &raw.headers,
+                };
+                on_record_error(&self.config, &self.producer, &mut self.metrics, failed, e)?;
+            }
+            task.record_position(&topic, partition, offset + 1);
+            task.dirty = true;
+            self.metrics.consumed(id, &topic);
+        }
+        // Partitions paused because their queue was full fetch again once it has room.
+        if !task.full.is_empty() {
+            let (resume, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut task.full)
+                .into_iter()
+                .partition(|(t, p)| task.task.buffered(t, *p) < MAX_BUFFERED_PER_PARTITION / 2);
+            task.full = keep;
+            if task.state == TaskState::Running {
+                consumer.set_paused(&resume, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`ThreadCore::process_buffered`] for every task that buffers: time passes (an idle
+    /// wait ends) and fetch responses update what is known of empty partitions between polls.
+    fn process_all_buffered(&mut self, consumer: &GroupConsumer) -> Result<(), StreamsError> {
+        let ids: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.task.buffered_total() > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.process_buffered(id, consumer)?;
+        }
         Ok(())
     }
 
@@ -464,6 +609,7 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
                 return Err(e);
             }
             c.apply_assignment(&consumer)?;
+            c.process_all_buffered(&consumer)?;
             let c = &mut *c;
             c.metrics.publish_tasks(&c.tasks);
             if commit_due(c.last_commit.elapsed(), interval) {

@@ -24,7 +24,9 @@ pub enum Decision {
 /// The decision for `error` under `config`.
 pub fn decide(config: &StreamsConfig, error: &StreamsError) -> Decision {
     let handling = match error {
-        StreamsError::Deserialize { .. } => &config.deserialization_exception_handler,
+        StreamsError::Deserialize { .. } | StreamsError::InvalidTimestamp { .. } => {
+            &config.deserialization_exception_handler
+        }
         StreamsError::Process { .. } | StreamsError::Serialize { .. } => {
             &config.processing_exception_handler
         }
@@ -35,6 +37,16 @@ pub fn decide(config: &StreamsConfig, error: &StreamsError) -> Decision {
         ErrorHandling::LogAndContinue => Decision::Skip,
         ErrorHandling::DeadLetter => Decision::DeadLetter(config.dead_letter_topic()),
     }
+}
+
+/// The topic operators send records they drop on purpose to (late records): the dead-letter
+/// topic when the processing handler is `dead_letter`, else none.
+pub fn dead_letter_topic(config: &StreamsConfig) -> Option<String> {
+    matches!(
+        config.processing_exception_handler,
+        ErrorHandling::DeadLetter
+    )
+    .then(|| config.dead_letter_topic())
 }
 
 /// KIP-1034's header names (Kafka Streams 4.2, `ExceptionHandlerUtils`).
@@ -57,6 +69,7 @@ pub mod kip1034 {
 fn exception_name(error: &StreamsError) -> &'static str {
     match error {
         StreamsError::Deserialize { .. } => "weir.StreamsError.Deserialize",
+        StreamsError::InvalidTimestamp { .. } => "weir.StreamsError.InvalidTimestamp",
         StreamsError::Serialize { .. } => "weir.StreamsError.Serialize",
         StreamsError::Process { .. } => "weir.StreamsError.Process",
         _ => "weir.StreamsError",

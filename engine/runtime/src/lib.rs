@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod node;
 mod ops;
 pub mod processor;
+pub mod queues;
 pub mod store;
 pub mod stores;
 pub mod task;
@@ -34,13 +35,16 @@ pub mod time;
 
 pub use collector::{ProducedRecord, RecordCollector};
 pub use dsl::{
-    BranchedKStream, Consumed, Datum, GlobalKTable, Grouped, KGroupedStream, KStream, KTable,
-    Materialized, Produced, Repartitioned, StreamsBuilder,
+    BranchedKStream, Consumed, Datum, EmitStrategy, GlobalKTable, Grouped, JoinWindows,
+    KGroupedStream, KStream, KTable, Materialized, Produced, Repartitioned, SessionWindowedKStream,
+    SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed, TimeWindowedKStream,
+    TimeWindows,
 };
 pub use processor::{InitContext, Processor, ProcessorContext, PunctuationId};
 pub use store::TypedStore;
 pub use task::TaskId;
 pub use time::PunctuationType;
+pub use weir_core::window::{Window, Windowed, WindowedFormat, WindowedSerde};
 pub use weir_core::{
     BoxError, ErrorHandling, ErrorKind, Headers, KeyOrValue, ProcessingGuarantee, Record,
     RecordMetadata, Serde, SerdeRef, Serdes, StreamsConfig, StreamsError,

@@ -108,6 +108,9 @@ pub struct Ctx<'a> {
     pub application_id: &'a str,
     /// The task's cached metric handles.
     pub counters: &'a weir_core::metrics::TaskCounters,
+    /// Where operators send records they drop on purpose but must not lose silently (late
+    /// records), when the task has a dead-letter topic.
+    pub dead_letter: Option<&'a str>,
 }
 
 impl Ctx<'_> {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::collector::RecordCollector;
 use crate::node::{Ctx, InitCtx, Msg, Node};
+use crate::queues::{Entry, LagFn, PartitionQueues, Queued, Raw};
 use crate::stores::TaskStores;
 use crate::time::{PunctuationType, Punctuations};
 use weir_core::error::StreamsError;
@@ -53,6 +54,16 @@ pub struct Task {
     stream_time: i64,
     meta: RecordMetadata,
     counters: weir_core::metrics::TaskCounters,
+    /// Record queues, for a task that reads several partitions (processed in timestamp order).
+    queues: Option<PartitionQueues>,
+    /// The dead-letter topic operators may write dropped records to.
+    dead_letter: Option<String>,
+}
+
+/// A record decoded by its source, ready for the sub-topology.
+struct Decoded {
+    source: usize,
+    msg: Msg,
 }
 
 impl Task {
@@ -107,6 +118,16 @@ impl Task {
         }
         let counters =
             weir_core::metrics::TaskCounters::new(&topology.application_id, &sub.wiring.names);
+        let queues = (sub.sources.len() > 1).then(|| {
+            let mut topics: Vec<&String> = sub.sources.keys().collect();
+            topics.sort();
+            PartitionQueues::new(
+                topics
+                    .into_iter()
+                    .map(|t| (std::sync::Arc::from(t.as_str()), partition)),
+                0,
+            )
+        });
         Ok(Task {
             id,
             application_id: Arc::from(topology.application_id.as_str()),
@@ -118,7 +139,41 @@ impl Task {
             stream_time: i64::MIN,
             meta: RecordMetadata::default(),
             counters,
+            queues,
+            dead_letter: None,
         })
+    }
+
+    /// Gives operators a dead-letter topic for records they drop on purpose (late records):
+    /// set when the processing handler is `dead_letter`.
+    pub fn set_dead_letter_topic(&mut self, topic: Option<String>) {
+        self.dead_letter = topic;
+    }
+
+    /// Sets `max.task.idle.ms` (see [`crate::queues`]); 0 until set.
+    pub fn set_max_task_idle_ms(&mut self, max_idle_ms: i64) {
+        if let Some(q) = &self.queues {
+            let mut partitions = Vec::new();
+            for topic in self.sub.sources.keys() {
+                if let Some(t) = q.topic(topic) {
+                    partitions.push((t, self.id.partition));
+                }
+            }
+            partitions.sort();
+            self.queues = Some(PartitionQueues::new(partitions, max_idle_ms));
+        }
+    }
+
+    /// Whether the task reads several partitions and so buffers its input to process it in
+    /// timestamp order ([`Task::enqueue`], [`Task::next_queued`], [`Task::process_queued`])
+    /// instead of record by record ([`Task::process`]).
+    pub fn orders_input(&self) -> bool {
+        self.queues.is_some()
+    }
+
+    /// The task's stream time: the largest timestamp it processed (`i64::MIN` before any).
+    pub fn stream_time(&self) -> i64 {
+        self.stream_time
     }
 
     pub fn id(&self) -> TaskId {
@@ -138,35 +193,77 @@ impl Task {
     }
 
     /// Decodes `rec` and pushes it through the sub-topology. Decoding errors come back as
-    /// [`StreamsError::Deserialize`], everything a node fails with as it is.
+    /// [`StreamsError::Deserialize`] (an invalid timestamp as
+    /// [`StreamsError::InvalidTimestamp`]), everything a node fails with as it is.
     pub fn process(
         &mut self,
         rec: InputRecord<'_>,
         wall_clock: i64,
         collector: &mut dyn RecordCollector,
     ) -> Result<(), StreamsError> {
+        let partition_time = self.stream_time.max(-1);
+        let Some(decoded) = self.decode(&rec, partition_time)? else {
+            return Ok(());
+        };
+        self.process_decoded(
+            decoded,
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            wall_clock,
+            collector,
+        )
+    }
+
+    /// Decodes a record and reads its event time; `None`: skipped (a null key, counted).
+    fn decode(
+        &mut self,
+        rec: &InputRecord<'_>,
+        partition_time: i64,
+    ) -> Result<Option<Decoded>, StreamsError> {
         let Some((source, decoder)) = self.decoders.get(rec.topic) else {
             return Err(StreamsError::UnknownTopic(rec.topic.to_owned()));
         };
         let source = *source;
         let Some((key, value)) = decoder.decode(rec.topic, rec.key, rec.value)? else {
             self.counters.null_key(source);
-            return Ok(());
+            return Ok(None);
         };
-        if rec.timestamp > self.stream_time {
-            self.stream_time = rec.timestamp;
+        let timestamp = decoder.timestamp(
+            rec.topic,
+            &key,
+            value.as_ref(),
+            rec.timestamp,
+            partition_time,
+        )?;
+        Ok(Some(Decoded {
+            source,
+            msg: Msg {
+                key,
+                value,
+                timestamp,
+                headers: rec.headers.clone(),
+            },
+        }))
+    }
+
+    fn process_decoded(
+        &mut self,
+        Decoded { source, msg }: Decoded,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        wall_clock: i64,
+        collector: &mut dyn RecordCollector,
+    ) -> Result<(), StreamsError> {
+        if msg.timestamp > self.stream_time {
+            self.stream_time = msg.timestamp;
         }
-        if self.meta.topic != rec.topic {
-            self.meta.topic = rec.topic.to_owned();
+        if self.meta.topic != topic {
+            self.meta.topic = topic.to_owned();
         }
-        self.meta.partition = rec.partition;
-        self.meta.offset = rec.offset;
-        let msg = Msg {
-            key,
-            value,
-            timestamp: rec.timestamp,
-            headers: rec.headers.clone(),
-        };
+        self.meta.partition = partition;
+        self.meta.offset = offset;
         let mut ctx = Ctx {
             node: source,
             wiring: &self.sub.wiring,
@@ -180,6 +277,7 @@ impl Task {
             task: self.id,
             application_id: &self.application_id,
             counters: &self.counters,
+            dead_letter: self.dead_letter.as_deref(),
         };
         ctx.run(source, msg)?;
         if !self.punctuations.is_empty() {
@@ -191,6 +289,124 @@ impl Task {
             )?;
         }
         Ok(())
+    }
+
+    /// Decodes `rec` and buffers it behind the records of its partition (a task that
+    /// [orders its input](Task::orders_input)). A decoding error comes back as from
+    /// [`Task::process`], with nothing buffered: the caller decides, and buffers a
+    /// [`Task::enqueue_skipped`] in its place when the record is skipped.
+    pub fn enqueue(&mut self, rec: InputRecord<'_>) -> Result<(), StreamsError> {
+        let Some(queues) = &self.queues else {
+            return Err(StreamsError::Internal(format!(
+                "task {} reads one partition; it does not buffer",
+                self.id
+            )));
+        };
+        let partition_time = queues.partition_time(rec.topic, rec.partition);
+        let Some(topic) = queues.topic(rec.topic) else {
+            return Err(StreamsError::UnknownTopic(rec.topic.to_owned()));
+        };
+        let entry = match self.decode(&rec, partition_time)? {
+            Some(Decoded { source, msg }) => Entry::Record {
+                source,
+                msg,
+                raw: Some(Raw {
+                    key: rec.key.map(<[u8]>::to_vec),
+                    value: rec.value.map(<[u8]>::to_vec),
+                    headers: rec.headers.clone(),
+                }),
+            },
+            None => Entry::Skipped,
+        };
+        self.push(Queued {
+            timestamp: match &entry {
+                Entry::Record { msg, .. } => msg.timestamp,
+                Entry::Skipped => rec.timestamp,
+            },
+            topic,
+            partition: rec.partition,
+            offset: rec.offset,
+            entry,
+        })
+    }
+
+    /// Buffers a record that was skipped on the way in (its error was handled), so that the
+    /// partition's position moves past it in order.
+    pub fn enqueue_skipped(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), StreamsError> {
+        let Some(t) = self.queues.as_ref().and_then(|q| q.topic(topic)) else {
+            return Err(StreamsError::UnknownTopic(topic.to_owned()));
+        };
+        self.push(Queued {
+            topic: t,
+            partition,
+            offset,
+            timestamp: -1,
+            entry: Entry::Skipped,
+        })
+    }
+
+    fn push(&mut self, q: Queued) -> Result<(), StreamsError> {
+        let (topic, partition) = (q.topic.clone(), q.partition);
+        let pushed = match &mut self.queues {
+            Some(queues) => queues.push(q),
+            None => false,
+        };
+        if pushed {
+            Ok(())
+        } else {
+            Err(StreamsError::UnknownTopic(format!("{topic}-{partition}")))
+        }
+    }
+
+    /// The next buffered record to process, when the task may process now (see
+    /// [`crate::queues`]): `lag(topic, partition, next offset)` tells how many records of an
+    /// empty partition are on the broker, not fetched yet.
+    pub fn next_queued(&mut self, wall_clock: i64, lag: &mut LagFn<'_>) -> Option<Queued> {
+        self.queues.as_mut()?.next(wall_clock, lag)
+    }
+
+    /// Records buffered for a partition (the caller pauses it when there are many).
+    pub fn buffered(&self, topic: &str, partition: i32) -> usize {
+        self.queues
+            .as_ref()
+            .map_or(0, |q| q.len_of(topic, partition))
+    }
+
+    /// Records buffered in all.
+    pub fn buffered_total(&self) -> usize {
+        self.queues.as_ref().map_or(0, PartitionQueues::len)
+    }
+
+    /// Drops what is buffered (the caller rewinds its consumer to the committed offsets).
+    pub fn clear_queues(&mut self) {
+        if let Some(q) = &mut self.queues {
+            q.clear();
+        }
+    }
+
+    /// Processes a record [`Task::next_queued`] gave (a skipped one does nothing).
+    pub fn process_queued(
+        &mut self,
+        q: Queued,
+        wall_clock: i64,
+        collector: &mut dyn RecordCollector,
+    ) -> Result<(), StreamsError> {
+        match q.entry {
+            Entry::Skipped => Ok(()),
+            Entry::Record { source, msg, .. } => self.process_decoded(
+                Decoded { source, msg },
+                &q.topic,
+                q.partition,
+                q.offset,
+                wall_clock,
+                collector,
+            ),
+        }
     }
 
     /// Fires the punctuations of `kind` that are due at `now`.
@@ -218,6 +434,7 @@ impl Task {
                 task: self.id,
                 application_id: &self.application_id,
                 counters: &self.counters,
+                dead_letter: self.dead_letter.as_deref(),
             };
             let r = n.punctuate(&mut ctx, id, ts);
             self.nodes[node] = Some(n);

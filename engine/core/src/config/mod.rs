@@ -161,6 +161,11 @@ pub struct StreamsConfig {
     pub dead_letter_topic: Option<String>,
     /// `statestore.cache.max.bytes`, default 10 MiB.
     pub statestore_cache_max_bytes: usize,
+    /// `max.task.idle.ms`, default 0: how long a task whose input partitions are not all
+    /// buffered waits before it processes the others out of timestamp order (Kafka Streams'
+    /// KIP-695 semantics). 0 waits only while a partition has data on the broker not fetched
+    /// yet; a positive value also waits that long for a caught-up partition; -1 never waits.
+    pub max_task_idle_ms: i64,
     /// `rocksdb.block.cache.bytes`, default 64 MiB.
     pub rocksdb_block_cache_bytes: usize,
     /// `http.addr` of the state inspection endpoint (e.g. `0.0.0.0:8080`); none when unset.
@@ -199,6 +204,7 @@ pub mod keys {
     pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
     pub const DEAD_LETTER_TOPIC: &str = "dead.letter.topic";
     pub const STATESTORE_CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
+    pub const MAX_TASK_IDLE_MS: &str = "max.task.idle.ms";
     pub const ROCKSDB_BLOCK_CACHE_BYTES: &str = "rocksdb.block.cache.bytes";
     pub const HTTP_ADDR: &str = "http.addr";
     pub const APPLICATION_SERVER: &str = "application.server";
@@ -228,6 +234,7 @@ impl StreamsConfig {
             processing_exception_handler: ErrorHandling::Fail,
             dead_letter_topic: None,
             statestore_cache_max_bytes: 10 * 1024 * 1024,
+            max_task_idle_ms: 0,
             rocksdb_block_cache_bytes: 64 * 1024 * 1024,
             http_addr: None,
             application_server: None,
@@ -323,6 +330,7 @@ impl fmt::Debug for StreamsConfig {
                 "statestore_cache_max_bytes",
                 &self.statestore_cache_max_bytes,
             )
+            .field("max_task_idle_ms", &self.max_task_idle_ms)
             .field("rocksdb_block_cache_bytes", &self.rocksdb_block_cache_bytes)
             .field("http_addr", &self.http_addr)
             .field("application_server", &self.application_server)

@@ -116,6 +116,16 @@ impl StreamsConfig {
             keys::STATESTORE_CACHE_MAX_BYTES => {
                 self.statestore_cache_max_bytes = parse_num(value, 0).map_err(err)?;
             }
+            keys::MAX_TASK_IDLE_MS => {
+                self.max_task_idle_ms = match value.trim().parse::<i64>() {
+                    Ok(n) if n >= -1 => n,
+                    _ => {
+                        return Err(err(format!(
+                            "expected milliseconds >= 0 (or -1: never wait), got `{value}`"
+                        )));
+                    }
+                };
+            }
             keys::ROCKSDB_BLOCK_CACHE_BYTES => {
                 self.rocksdb_block_cache_bytes = parse_num(value, 0).map_err(err)?;
             }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{Consumed, GlobalKTable, KStream, KTable, Materialized};
 use crate::node::{Node, NodeFactory};
-use crate::ops::source_sink::{PassThrough, TypedDecoder};
+use crate::ops::source_sink::{PassThrough, TimestampExtractor, TypedDecoder};
 use crate::ops::table::{Materialize, TableSource};
 use weir_core::error::StreamsError;
 use weir_core::serde::SerdeRef;
@@ -27,6 +27,8 @@ pub struct Inner {
     pub errors: Vec<String>,
     /// Sink serdes to prepare at start-up (see `graph::prepare`).
     pub sink_prepares: Vec<weir_graph::prepare::SinkPrepare>,
+    /// Windowed tables by the node that produces them: what `suppress` needs to know.
+    pub windowed: std::collections::HashMap<usize, super::windowed::WindowedTable>,
     counter: usize,
 }
 
@@ -79,7 +81,7 @@ impl Inner {
         key: SerdeRef<K>,
         value: SerdeRef<V>,
     ) -> usize {
-        self.source_of(name, topic, key, value, true)
+        self.source_of(name, topic, key, value, true, None)
     }
 
     /// Adds a source node; `null_keys`: whether records without a key stay (streams) or are
@@ -91,11 +93,13 @@ impl Inner {
         key: SerdeRef<K>,
         value: SerdeRef<V>,
         null_keys: bool,
+        timestamp: Option<TimestampExtractor<K, V>>,
     ) -> usize {
         let decoder: Arc<dyn SourceDecoder> = Arc::new(TypedDecoder {
             key,
             value,
             null_keys,
+            timestamp,
         });
         let kind = NodeKind::Source {
             topics: vec![topic.to_owned()],
@@ -118,15 +122,53 @@ impl Inner {
         logged: bool,
         global_topic: Option<&str>,
     ) {
+        self.add_store_of(
+            name,
+            key,
+            value,
+            logged,
+            global_topic,
+            weir_graph::StoreKind::KeyValue,
+        );
+    }
+
+    /// [`Inner::add_store`] for a store of any kind (window, session).
+    pub fn add_store_of<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        key: &SerdeRef<K>,
+        value: &SerdeRef<V>,
+        logged: bool,
+        global_topic: Option<&str>,
+        kind: weir_graph::StoreKind,
+    ) {
+        let view = weir_graph::StoreView {
+            key: Arc::new(key.clone()),
+            value: Arc::new(value.clone()),
+        };
+        self.add_store_viewed(name, key, value, logged, global_topic, kind, view);
+    }
+
+    /// [`Inner::add_store_of`] with the JSON view the state endpoint shows (a window store's
+    /// values carry a timestamp before the value's bytes).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_store_viewed<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        key: &SerdeRef<K>,
+        value: &SerdeRef<V>,
+        logged: bool,
+        global_topic: Option<&str>,
+        kind: weir_graph::StoreKind,
+        view: weir_graph::StoreView,
+    ) {
         self.stores.push(StoreDef {
+            kind,
             name: name.to_owned(),
             global: global_topic.is_some(),
             logged: logged && global_topic.is_none(),
             serdes: Arc::new((key.clone(), value.clone())),
-            view: weir_graph::StoreView {
-                key: Arc::new(key.clone()),
-                value: Arc::new(value.clone()),
-            },
+            view,
         });
     }
 
@@ -163,6 +205,7 @@ impl StreamsBuilder {
                 repartitions: BTreeSet::new(),
                 errors: Vec::new(),
                 sink_prepares: Vec::new(),
+                windowed: std::collections::HashMap::new(),
                 counter: 0,
             })),
         }
@@ -176,7 +219,14 @@ impl StreamsBuilder {
     {
         let mut g = self.inner.borrow_mut();
         let name = g.name(consumed.name, "KSTREAM-SOURCE");
-        let node = g.source(name, topic, consumed.key.clone(), consumed.value.clone());
+        let node = g.source_of(
+            name,
+            topic,
+            consumed.key.clone(),
+            consumed.value.clone(),
+            true,
+            consumed.timestamp,
+        );
         drop(g);
         KStream::new(
             self.inner.clone(),
@@ -203,7 +253,14 @@ impl StreamsBuilder {
         let value = materialized.value.unwrap_or_else(|| consumed.value.clone());
         let mut g = self.inner.borrow_mut();
         let src_name = g.name(consumed.name, "KSTREAM-SOURCE");
-        let src = g.source_of(src_name, topic, consumed.key, consumed.value, false);
+        let src = g.source_of(
+            src_name,
+            topic,
+            consumed.key,
+            consumed.value,
+            false,
+            consumed.timestamp,
+        );
         let store = materialized.name;
         g.add_store(&store, &key, &value, materialized.logging, None);
         let name = g.name(None, "KTABLE-SOURCE");
@@ -249,6 +306,7 @@ impl StreamsBuilder {
             key: key.clone(),
             value: value.clone(),
             null_keys: false,
+            timestamp: None,
         });
         g.globals.push(GlobalDef {
             topic: topic.to_owned(),
@@ -290,6 +348,7 @@ impl StreamsBuilder {
                     application_id: g.application_id.clone(),
                     nodes: g.nodes.clone(),
                     stores: g.stores.clone(),
+                    windowed: g.windowed.clone(),
                     globals: g.globals.clone(),
                     repartitions: g.repartitions.clone(),
                     errors: g.errors.clone(),

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use super::windowed::{SessionWindowedKStream, TimeWindowedKStream};
+use super::windows::{SessionWindows, SlidingWindows, TimeWindows};
 use super::{Datum, Grouped, KStream, KTable, Materialized};
 use crate::ops::aggregate::{Aggregate, Update};
 use weir_core::serde::{SerdeRef, Serdes};
@@ -111,5 +113,20 @@ impl<K: Datum, V: Datum> KGroupedStream<K, V> {
         let update: Update<K, V, VA> =
             Arc::new(move |k, v, agg| aggregator(k, v, agg.unwrap_or_else(&initializer)));
         self.aggregate_impl(update, materialized, None, "KSTREAM-AGGREGATE")
+    }
+
+    /// Cuts the grouped stream into time windows (tumbling, or hopping with `advance_by`).
+    pub fn windowed_by(&self, windows: TimeWindows) -> TimeWindowedKStream<K, V> {
+        TimeWindowedKStream::time(self.input.clone(), windows)
+    }
+
+    /// Cuts the grouped stream into sliding windows around each record.
+    pub fn windowed_by_sliding(&self, windows: SlidingWindows) -> TimeWindowedKStream<K, V> {
+        TimeWindowedKStream::sliding(self.input.clone(), windows)
+    }
+
+    /// Cuts the grouped stream into sessions of activity.
+    pub fn windowed_by_session(&self, windows: SessionWindows) -> SessionWindowedKStream<K, V> {
+        SessionWindowedKStream::new(self.input.clone(), windows)
     }
 }

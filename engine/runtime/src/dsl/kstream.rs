@@ -359,7 +359,7 @@ impl<K: Datum, V: Datum> KStream<K, V> {
         self.child(node, None, None, true)
     }
 
-    fn check_join(&self, what: &str) -> bool {
+    pub(super) fn check_join(&self, what: &str) -> bool {
         if self.key_changed {
             self.b.borrow_mut().error(format!(
                 "{what}: the stream's key was changed (map/select_key/flat_map) and is not partitioned by it; call .repartition(Repartitioned::as_(\"name\")) before joining"

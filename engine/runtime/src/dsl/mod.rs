@@ -11,6 +11,9 @@ mod kstream;
 mod ktable;
 mod lookup_many;
 mod options;
+mod stream_join;
+mod windowed;
+mod windows;
 
 pub use branch::BranchedKStream;
 pub use builder::StreamsBuilder;
@@ -18,6 +21,11 @@ pub use grouped::KGroupedStream;
 pub use kstream::KStream;
 pub use ktable::{GlobalKTable, KTable};
 pub use options::{Consumed, Grouped, Materialized, Produced, Repartitioned};
+pub use stream_join::StreamJoined;
+pub use windowed::{SessionWindowedKStream, TimeWindowedKStream};
+pub use windows::{
+    EmitStrategy, JoinWindows, SessionWindows, SlidingWindows, Suppressed, TimeWindows,
+};
 
 /// What a key or value type of the DSL must be: cloneable (a record forwarded to several
 /// children is cloned) and sendable to a stream thread.

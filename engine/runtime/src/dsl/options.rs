@@ -2,6 +2,7 @@
 //! [`Grouped`], [`Repartitioned`]. Serdes left out are taken from upstream where known; a missing
 //! serde that cannot be inferred is a `build()` error naming the call.
 
+use crate::ops::source_sink::TimestampExtractor;
 use weir_core::serde::SerdeRef;
 
 /// How a source reads a topic.
@@ -9,6 +10,8 @@ pub struct Consumed<K, V> {
     pub key: SerdeRef<K>,
     pub value: SerdeRef<V>,
     pub name: Option<String>,
+    /// The source's event time; `None`: each record's Kafka timestamp.
+    pub timestamp: Option<TimestampExtractor<K, V>>,
 }
 
 impl<K, V> Consumed<K, V> {
@@ -17,11 +20,22 @@ impl<K, V> Consumed<K, V> {
             key,
             value,
             name: None,
+            timestamp: None,
         }
     }
     /// Names the source node.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+    /// Reads each record's event time with `extract(key, value, record timestamp, partition
+    /// time)` (Kafka Streams' `Consumed.withTimestampExtractor`); an `Err` or a negative
+    /// timestamp sends the record to the deserialization handler.
+    pub fn with_timestamp_extractor(
+        mut self,
+        extract: impl Fn(&K, Option<&V>, i64, i64) -> Result<i64, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.timestamp = Some(std::sync::Arc::new(extract));
         self
     }
 }

@@ -4,10 +4,16 @@
 
 pub mod aggregate;
 pub mod join;
+pub mod late;
 pub mod lookup_many;
+pub mod session_aggregate;
+pub mod sliding_aggregate;
 pub mod source_sink;
 pub mod stateless;
+pub mod stream_join;
+pub mod suppress;
 pub mod table;
+pub mod window_aggregate;
 
 use weir_core::error::{KeyOrValue, StreamsError};
 

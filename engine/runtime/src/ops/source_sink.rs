@@ -19,7 +19,15 @@ pub struct TypedDecoder<K, V> {
     pub value: SerdeRef<V>,
     /// Whether records without a key stay in the stream (stream sources, as in Kafka Streams).
     pub null_keys: bool,
+    /// The source's event time; `None`: the record's Kafka timestamp.
+    pub timestamp: Option<TimestampExtractor<K, V>>,
 }
+
+/// A source's event-time extractor (Kafka Streams' `TimestampExtractor`):
+/// `(key, value, record timestamp, partition time) -> event time`. An `Err` or a negative
+/// result sends the record to the deserialization handler.
+pub type TimestampExtractor<K, V> =
+    Arc<dyn Fn(&K, Option<&V>, i64, i64) -> Result<i64, String> + Send + Sync>;
 
 impl<K: Clone + Send + 'static, V: Clone + Send + 'static> SourceDecoder for TypedDecoder<K, V> {
     fn decode(
@@ -42,6 +50,28 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> SourceDecoder for Typ
             None => None,
         };
         Ok(Some((Box::new(k), v)))
+    }
+
+    fn timestamp(
+        &self,
+        topic: &str,
+        key: &Boxed,
+        value: Option<&Boxed>,
+        record_timestamp: i64,
+        partition_time: i64,
+    ) -> Result<i64, StreamsError> {
+        let Some(extract) = &self.timestamp else {
+            return weir_graph::check_timestamp(topic, record_timestamp);
+        };
+        let key = peek::<K>(key)?;
+        let value = value.map(peek::<V>).transpose()?;
+        let ts = extract(key, value, record_timestamp, partition_time).map_err(|reason| {
+            StreamsError::InvalidTimestamp {
+                topic: topic.to_owned(),
+                reason,
+            }
+        })?;
+        weir_graph::check_timestamp(topic, ts)
     }
 }
 

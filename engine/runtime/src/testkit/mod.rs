@@ -84,6 +84,9 @@ pub struct TopologyTestDriver {
     error_handling: Option<StreamsConfig>,
     skipped: u64,
     changelogs: Changelogs,
+    /// Inside [`TopologyTestDriver::fetch_together`]: records of tasks that read several
+    /// partitions are buffered, not processed yet.
+    together: bool,
 }
 
 /// How many times records may be written and read back within one pipe call (a chain of
@@ -133,13 +136,14 @@ impl TopologyTestDriver {
             for topic in sub.sources.keys() {
                 task_of_topic.insert(topic.clone(), tasks.len());
             }
-            tasks.push(Task::new(
-                &topology,
-                sub.id,
-                0,
-                stores,
-                config.start_time_ms,
-            )?);
+            let mut task = Task::new(&topology, sub.id, 0, stores, config.start_time_ms)?;
+            task.set_dead_letter_topic(
+                config
+                    .error_handling
+                    .as_ref()
+                    .and_then(crate::handler::dead_letter_topic),
+            );
+            tasks.push(task);
         }
         let internal = topology.repartition_topics.clone();
         Ok(TopologyTestDriver {
@@ -155,6 +159,7 @@ impl TopologyTestDriver {
             error_handling: config.error_handling,
             skipped: 0,
             changelogs,
+            together: false,
         })
     }
 
@@ -221,6 +226,55 @@ impl TopologyTestDriver {
         self.process_one(topic, key, value, timestamp, &headers, &mut queue)?;
         self.drain(queue)?;
         self.commit()
+    }
+
+    /// Pipes what `pipe` pipes (any input topics, through the typed handles) as if a worker had
+    /// fetched it all at once: a task that reads several partitions (a stream and its table,
+    /// two joined streams) then processes it in timestamp order across them, as a worker
+    /// does, instead of in pipe order. Tasks reading one partition process each record at once.
+    pub fn fetch_together(
+        &mut self,
+        pipe: impl FnOnce(&mut Self) -> Result<(), StreamsError>,
+    ) -> Result<(), StreamsError> {
+        self.together = true;
+        let piped = pipe(self);
+        self.together = false;
+        piped?;
+        let mut queue = VecDeque::new();
+        for t in 0..self.tasks.len() {
+            self.drain_task(t, &mut queue)?;
+        }
+        self.drain(queue)?;
+        self.commit()
+    }
+
+    /// Processes what task `t` has buffered, in timestamp order: in the driver every record is
+    /// fetched as soon as piped, so an empty partition is always caught up (lag 0).
+    fn drain_task(
+        &mut self,
+        t: usize,
+        queue: &mut VecDeque<ProducedRecord>,
+    ) -> Result<(), StreamsError> {
+        let wall = self.wall_clock;
+        while let Some(mut q) = self.tasks[t].next_queued(wall, &mut |_, _, _| Some(0)) {
+            let raw = q.take_raw();
+            let (topic, offset, timestamp) = (q.topic.clone(), q.offset, q.timestamp);
+            let mut out = Vec::new();
+            let result = self.tasks[t].process_queued(q, wall, &mut out);
+            self.route(out, queue);
+            if let (Err(e), Some(raw)) = (result, raw) {
+                self.handle(
+                    e,
+                    &topic,
+                    offset,
+                    raw.key.as_deref(),
+                    raw.value.as_deref(),
+                    timestamp,
+                    &raw.headers,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Commits as a worker's at-least-once commit does (`crate::commit`): outputs are in memory
@@ -370,10 +424,37 @@ impl TopologyTestDriver {
             value,
             headers,
         };
+        if self.tasks[t].orders_input() {
+            if let Err(e) = self.tasks[t].enqueue(input) {
+                self.handle(e, topic, offset, key, value, timestamp, headers)?;
+                self.tasks[t].enqueue_skipped(topic, 0, offset)?;
+            }
+            if !self.together {
+                self.drain_task(t, queue)?;
+            }
+            return Ok(());
+        }
         let mut out = Vec::new();
         let result = self.tasks[t].process(input, self.wall_clock, &mut out);
         self.route(out, queue);
-        let Err(e) = result else { return Ok(()) };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => self.handle(e, topic, offset, key, value, timestamp, headers),
+        }
+    }
+
+    /// A record failed: the error handlers of [`DriverConfig::error_handling`] decide.
+    #[allow(clippy::too_many_arguments)]
+    fn handle(
+        &mut self,
+        e: StreamsError,
+        topic: &str,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+    ) -> Result<(), StreamsError> {
         let Some(config) = &self.error_handling else {
             return Err(e);
         };
