@@ -31,6 +31,7 @@
 // A test harness reports failure by panicking, with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod ad_clicks;
 mod admin;
 mod broker;
 mod consume;

@@ -2,7 +2,9 @@
 //! key-changed state after it, and the checks that need that state (a lookup in a
 //! co-partitioned table or a `group_by_key` after a key change, what may follow a grouping or a
 //! branch). Aggregations (`count`, `aggregate`, `reduce`) turn a grouped stream into a table;
-//! a stream step after a table first takes its updates (`to_stream`).
+//! a stream step after a table first takes its updates (`to_stream`). Record steps run on
+//! streams of every type (`typed`: windowed keys, counts); lookups, joins and `group_by_key`
+//! need plain keys. Windows and stream–stream joins are applied in `windowed`.
 
 use std::rc::Rc;
 
@@ -14,9 +16,11 @@ use super::expr::Expr;
 use super::format::Format;
 use super::ops::{self, Stream, Target};
 use super::schema::Named;
-use super::steps::{Keep, Op, Step};
+use super::steps::{Keep, Lookup, Op, Step};
 use super::typecheck;
-use weir_runtime::dsl::{Grouped, Materialized, Produced, Repartitioned};
+use super::typed::{AnyStream, AnyTable, Field, Typed, each_stream};
+use weir_core::serde::SerdeRef;
+use weir_runtime::dsl::{Grouped, KStream, Materialized, Produced, Repartitioned};
 
 impl Builder<'_> {
     /// The expressions of `op` that read the record (`key`, `value`) checked against the shape
@@ -65,16 +69,7 @@ impl Builder<'_> {
         step: Step,
     ) -> Result<Flow, DefinitionError> {
         self.node_name(&step.name, step.pos)?;
-        let label = format!(
-            "{}:{}:{} ({})",
-            self.errs.file, step.pos.line, step.pos.column, step.kind
-        );
         self.type_check(&flow, &step.op)?;
-        let name = step.name.clone();
-        let next = |at: Stream, f: &Flow| Flow {
-            at: At::Stream(ops::named(at, &name)),
-            ..f.clone()
-        };
         if let Op::Count { .. } | Op::Aggregate { .. } | Op::Reduce { .. } = step.op {
             return self.aggregation(flow, step);
         }
@@ -84,89 +79,88 @@ impl Builder<'_> {
                     .errs
                     .at(step.pos, "`to_stream` follows an aggregation (a table)"));
             };
-            return Ok(next(t.to_stream(), &flow));
+            return Ok(Flow {
+                at: At::Stream(t.to_stream().named(&step.name)),
+                ..flow
+            });
         }
-        if let Op::GroupBy { key, repartition } = step.op {
-            return self.group(flow, key, repartition, &step.name, step.pos, step.kind);
+        if let Op::GroupBy {
+            key,
+            repartition,
+            window,
+        } = step.op
+        {
+            let grouped = self.group(flow, key, repartition, &step.name, step.pos, step.kind)?;
+            return match window {
+                Some(w) => self.window(grouped, w),
+                None => Ok(grouped),
+            };
         }
-        let s = self.stream_of(&flow, step.pos, step.kind)?;
+        let any = self.stream_of(&flow, step.pos, step.kind)?;
+        if let Op::Lookup(_) | Op::Join(_) = step.op {
+            let AnyStream::Plain(s) = any else {
+                return Err(self.errs.at(
+                    step.pos,
+                    format!(
+                        "`{}` joins on the record key, and this stream's keys are windowed \
+                         (`key.key`, `key.start`, `key.end`): give it a plain key first \
+                         (`select_key: key.key`, then `repartition`)",
+                        step.kind
+                    ),
+                ));
+            };
+            return match step.op {
+                Op::Lookup(l) => {
+                    let label = format!(
+                        "{}:{}:{} ({})",
+                        self.errs.file, step.pos.line, step.pos.column, step.kind
+                    );
+                    self.lookup(s, flow, *l, &step.name, step.pos, label)
+                }
+                Op::Join(j) => self.join(s, flow, *j, &step.name, step.pos),
+                _ => Err(self.errs.at(step.pos, "internal: not a join")),
+            };
+        }
+        each_stream!(any, s => self.stream_step(stream, s, flow, step))
+    }
+
+    /// A step of a stream of any type: keys and values are JSON to its expressions.
+    fn stream_step<K: Field, V: Field>(
+        &mut self,
+        stream: &str,
+        s: KStream<K, V>,
+        flow: Flow,
+        step: Step,
+    ) -> Result<Flow, DefinitionError>
+    where
+        KStream<K, V>: Typed,
+        KStream<K, Value>: Typed,
+    {
+        let name = step.name.clone();
+        let same = |at: KStream<K, V>, f: &Flow| Flow {
+            at: At::Stream(ops::named(at, &name).into_any()),
+            ..f.clone()
+        };
+        let valued = |at: KStream<K, Value>, f: &Flow| Flow {
+            at: At::Stream(ops::named(at, &name).into_any()),
+            value: f.value.computed(),
+            ..f.clone()
+        };
+        let keyed = |at: Stream, f: &Flow, value: Format| Flow {
+            at: At::Stream(AnyStream::Plain(ops::named(at, &name))),
+            key: f.key.computed(),
+            value,
+            key_changed: true,
+        };
         Ok(match step.op {
-            Op::Filter { expr, keep } => next(ops::filter(&s, expr, keep), &flow),
-            Op::Validate { expr, error } => next(ops::validate(&s, expr, error), &flow),
-            Op::MapValues(e) => {
-                let f = next(ops::map_values(&s, e), &flow);
-                Flow {
-                    value: flow.value.computed(),
-                    ..f
-                }
-            }
-            Op::Map { key, value } => Flow {
-                key: flow.key.computed(),
-                value: flow.value.computed(),
-                key_changed: true,
-                ..next(ops::map(&s, key, value), &flow)
-            },
-            Op::SelectKey(e) => Flow {
-                key: flow.key.computed(),
-                key_changed: true,
-                ..next(ops::select_key(&s, e), &flow)
-            },
-            Op::FlatMapValues(e) => Flow {
-                value: flow.value.computed(),
-                ..next(ops::flat_map_values(&s, e), &flow)
-            },
-            Op::FlatMap(e) => Flow {
-                key: flow.key.computed(),
-                value: flow.value.computed(),
-                key_changed: true,
-                ..next(ops::flat_map(&s, e), &flow)
-            },
-            Op::Log { expr, level } => next(ops::log(&s, expr, level, stream.to_owned()), &flow),
-            Op::Lookup(l) => {
-                let target = if l.global {
-                    self.globals.get(&l.table.name).map(Target::Global)
-                } else {
-                    if flow.key_changed {
-                        return Err(self.errs.at(
-                            step.pos,
-                            format!(
-                                "an earlier step changed the key, so the stream is not partitioned like table `{}`; add `- repartition: NAME` before the lookup",
-                                l.table.name
-                            ),
-                        ));
-                    }
-                    self.locals
-                        .get(&l.table.name)
-                        .map(Target::Local)
-                        .or_else(|| {
-                            // A stream above that ends in a table (an aggregation).
-                            self.flows.iter().find_map(|(n, f)| match &f.at {
-                                At::Table(t) if *n == l.table.name => Some(Target::Local(t)),
-                                _ => None,
-                            })
-                        })
-                };
-                let Some(target) = target else {
-                    return Err(self.errs.at(
-                        l.table.pos,
-                        format!(
-                            "`{}` is not a table here: name a table of `tables:` or a stream above that ends in an aggregation",
-                            l.table.name
-                        ),
-                    ));
-                };
-                let value = if l.keep == Keep::Unmatched {
-                    flow.value.clone()
-                } else {
-                    flow.value.computed()
-                };
-                let out = ops::lookup(&s, target, *l, &step.name, label);
-                Flow {
-                    at: At::Stream(out),
-                    value,
-                    ..flow
-                }
-            }
+            Op::Filter { expr, keep } => same(ops::filter(&s, expr, keep), &flow),
+            Op::Validate { expr, error } => same(ops::validate(&s, expr, error), &flow),
+            Op::MapValues(e) => valued(ops::map_values(&s, e), &flow),
+            Op::Map { key, value } => keyed(ops::map(&s, key, value), &flow, flow.value.computed()),
+            Op::SelectKey(e) => keyed(ops::select_key(&s, e), &flow, flow.value.clone()),
+            Op::FlatMapValues(e) => valued(ops::flat_map_values(&s, e), &flow),
+            Op::FlatMap(e) => keyed(ops::flat_map(&s, e), &flow, flow.value.computed()),
+            Op::Log { expr, level } => same(ops::log(&s, expr, level, stream.to_owned()), &flow),
             Op::Branch { branches, default } => {
                 let prefix = step.name.clone().unwrap_or_else(|| format!("{stream}-"));
                 let mut names: Vec<&str> = Vec::new();
@@ -187,7 +181,7 @@ impl Builder<'_> {
                 for (n, full) in short {
                     if let Some(b) = out.remove(&full) {
                         let f = Flow {
-                            at: At::Stream(b),
+                            at: At::Stream(b.into_any()),
                             ..flow.clone()
                         };
                         self.flows.push((format!("{stream}.{n}"), f));
@@ -200,8 +194,19 @@ impl Builder<'_> {
             }
             Op::Merge(other) => {
                 let o = self.flow(&other)?;
-                let At::Stream(os) = &o.at else {
-                    return Err(self.errs.at(other.pos, format!("`{}` is not a stream here (it ends in a grouping, a table or a branch)", other.name)));
+                let os = match &o.at {
+                    At::Stream(any) => KStream::<K, V>::of_any(any),
+                    _ => None,
+                };
+                let Some(os) = os else {
+                    return Err(self.errs.at(
+                        other.pos,
+                        format!(
+                            "`{}` is not a stream of the same kind here (it ends in a grouping, a \
+                             table or a branch, or one of the two has windowed keys)",
+                            other.name
+                        ),
+                    ));
                 };
                 if o.key != flow.key || o.value != flow.value {
                     return Err(self.errs.at(
@@ -214,37 +219,117 @@ impl Builder<'_> {
                 }
                 Flow {
                     key_changed: flow.key_changed || o.key_changed,
-                    ..next(s.merge(os), &flow)
+                    ..same(s.merge(os), &flow)
                 }
             }
             Op::Repartition(topic) => {
                 self.unique("repartition", &topic, step.pos)?;
-                let r = Repartitioned::as_(topic).with(flow.key.serde(), flow.value.serde());
+                let r = Repartitioned::as_(topic).with(
+                    self.serde_of(&flow.key, step.pos)?,
+                    self.serde_of(&flow.value, step.pos)?,
+                );
                 Flow {
                     key_changed: false,
-                    ..next(s.repartition(r), &flow)
+                    ..same(s.repartition(r), &flow)
                 }
             }
             Op::To { topic, key, value } => {
                 let (k, v) =
                     self.topic_formats(&topic, key, value, (flow.key.clone(), flow.value.clone()))?;
-                let mut produced = Produced::with(k.serde(), v.serde());
+                let mut produced =
+                    Produced::with(self.serde_of(&k, topic.pos)?, self.serde_of(&v, topic.pos)?);
                 if let Some(n) = &step.name {
                     produced = produced.named(n.clone());
                 }
                 s.to(&topic.name, produced);
                 Flow {
-                    at: At::Stream(s),
+                    at: At::Stream(s.into_any()),
                     ..flow
                 }
             }
-            Op::GroupBy { .. }
+            Op::Lookup(_)
+            | Op::Join(_)
+            | Op::GroupBy { .. }
             | Op::Count { .. }
             | Op::Aggregate { .. }
             | Op::Reduce { .. }
             | Op::ToStream => {
                 return Err(self.errs.at(step.pos, "internal: step handled above"));
             }
+        })
+    }
+
+    /// The serde of `T` in `format`.
+    fn serde_of<T: Field>(
+        &self,
+        format: &Format,
+        pos: Pos,
+    ) -> Result<SerdeRef<T>, DefinitionError> {
+        T::serde_of(format).ok_or_else(|| {
+            self.errs.at(
+                pos,
+                format!(
+                    "internal: format {} does not fit this stream",
+                    format.name()
+                ),
+            )
+        })
+    }
+
+    /// `lookup`: a join of a plain stream with a table.
+    fn lookup(
+        &mut self,
+        s: Stream,
+        flow: Flow,
+        l: Lookup,
+        name: &Option<String>,
+        pos: Pos,
+        label: String,
+    ) -> Result<Flow, DefinitionError> {
+        let target = if l.global {
+            self.globals.get(&l.table.name).map(Target::Global)
+        } else {
+            if flow.key_changed {
+                return Err(self.errs.at(
+                    pos,
+                    format!(
+                        "an earlier step changed the key, so the stream is not partitioned like table `{}`; add `- repartition: NAME` before the lookup",
+                        l.table.name
+                    ),
+                ));
+            }
+            self.locals
+                .get(&l.table.name)
+                .map(Target::Local)
+                .or_else(|| {
+                    // A stream above that ends in a table (an aggregation).
+                    self.flows.iter().find_map(|(n, f)| match &f.at {
+                        At::Table(AnyTable::Plain(t)) if *n == l.table.name => {
+                            Some(Target::Local(t))
+                        }
+                        _ => None,
+                    })
+                })
+        };
+        let Some(target) = target else {
+            return Err(self.errs.at(
+                l.table.pos,
+                format!(
+                    "`{}` is not a table here: name a table of `tables:` or a stream above that ends in an aggregation (not a windowed one)",
+                    l.table.name
+                ),
+            ));
+        };
+        let value = if l.keep == Keep::Unmatched {
+            flow.value.clone()
+        } else {
+            flow.value.computed()
+        };
+        let out = ops::lookup(&s, target, l, name, label);
+        Ok(Flow {
+            at: At::Stream(AnyStream::Plain(out)),
+            value,
+            ..flow
         })
     }
 
@@ -289,12 +374,21 @@ impl Builder<'_> {
         } else {
             flow.key.clone()
         };
-        let g = match key {
-            Some(e) => {
-                let keyed = ops::named(ops::select_key(&s, e), name);
+        let g = match (key, s) {
+            (Some(e), any) => {
+                let keyed = ops::named(each_stream!(any, s => ops::select_key(&s, e)), name);
                 keyed.group_by_key(grouped(&key_format, &flow.value, &repartition))
             }
-            None => s.group_by_key(grouped(&key_format, &flow.value, &repartition)),
+            (None, AnyStream::Plain(s)) => {
+                s.group_by_key(grouped(&key_format, &flow.value, &repartition))
+            }
+            (None, _) => {
+                return Err(self.errs.at(
+                    pos,
+                    "this stream's keys are windowed: group it by a plain key, e.g. \
+                     `group_by: key.key` (with `repartition: NAME`)",
+                ));
+            }
         };
         Ok(Flow {
             at: At::Grouped(Rc::new(g)),
@@ -305,6 +399,20 @@ impl Builder<'_> {
     }
 
     fn aggregation(&mut self, flow: Flow, step: Step) -> Result<Flow, DefinitionError> {
+        if let At::Windowed(w) = &flow.at {
+            let w = w.clone();
+            return self.windowed_aggregation(flow, w, step);
+        }
+        if let Op::Aggregate {
+            merger: Some(m), ..
+        } = &step.op
+        {
+            return Err(self.errs.at(
+                m.pos,
+                "`merger` merges the aggregates of two sessions: it belongs to an aggregation \
+                 of session windows (`window: {session: GAP}` on the grouping)",
+            ));
+        }
         let At::Grouped(g) = &flow.at else {
             return Err(self.errs.at(
                 step.pos,
@@ -328,6 +436,7 @@ impl Builder<'_> {
                 store,
                 initial,
                 update,
+                ..
             } => {
                 self.unique("store", &store, step.pos)?;
                 let m = Materialized::as_(store).with(k, Format::Json.serde());
@@ -347,12 +456,8 @@ impl Builder<'_> {
             }
             _ => return Err(self.errs.at(step.pos, "internal: not an aggregation")),
         };
-        let table = match &step.name {
-            Some(n) => table.named(n.clone()),
-            None => table,
-        };
         Ok(Flow {
-            at: At::Table(table),
+            at: At::Table(AnyTable::Plain(table).named(&step.name)),
             value,
             key: flow.key,
             key_changed: false,

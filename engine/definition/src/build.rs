@@ -15,9 +15,12 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::error::{DefinitionError, Errors, Pos, hint};
-use super::format::Format;
-use super::ops::{Global, Stream, Table};
+use super::expr::Expr;
+use super::format::{Format, WindowedKey};
+use super::ops::{self, Global, Table};
 use super::schema::{Definition, Named, Origin, StreamDef, TableDef};
+use super::typecheck;
+use super::typed::{AnyStream, AnyTable, WindowedGroup};
 use weir_graph::Topology;
 use weir_runtime::dsl::{Consumed, KGroupedStream, Materialized, StreamsBuilder};
 
@@ -27,9 +30,11 @@ pub(crate) type Formats = BTreeMap<String, (Format, Format)>;
 /// Where a stream's steps have got to.
 #[derive(Clone)]
 pub(super) enum At {
-    Stream(Stream),
+    Stream(AnyStream),
     Grouped(Rc<KGroupedStream<Value, Value>>),
-    Table(Table),
+    /// Grouped and cut into windows (`group_by` with `window:`).
+    Windowed(WindowedGroup),
+    Table(AnyTable),
     /// Split by `branch` at this position: continue from a branch.
     Branched(Pos),
 }
@@ -130,7 +135,8 @@ impl Builder<'_> {
     }
 
     /// The formats of `topic`: given here, else under `topics:`, else `fallback`; one topic has
-    /// one pair of formats in the whole file.
+    /// one pair of formats in the whole file. For a stream of windowed keys (`fallback`), a key
+    /// format given is that of the grouping key, written with the window.
     pub(super) fn topic_formats(
         &mut self,
         topic: &Named,
@@ -143,7 +149,15 @@ impl Builder<'_> {
             .get(&topic.name)
             .cloned()
             .unwrap_or((None, None));
-        let k = key.or(dk).unwrap_or(fallback.0);
+        // A windowed stream's keys: a format given names the format of the grouping key.
+        let k = match (key.or(dk), fallback.0) {
+            (Some(k @ Format::Windowed(_)), _) | (None, k) => k,
+            (Some(k), Format::Windowed(w)) => Format::Windowed(WindowedKey {
+                inner: Box::new(k),
+                window: w.window,
+            }),
+            (Some(k), _) => k,
+        };
         let v = value.or(dv).unwrap_or(fallback.1);
         if let Some((pk, pv, at)) = self.formats.get(&topic.name)
             && (*pk != k || *pv != v)
@@ -193,6 +207,10 @@ impl Builder<'_> {
         if let Some(n) = t.node {
             consumed = consumed.named(n);
         }
+        if let Some(e) = t.timestamp {
+            self.check_timestamp(&e, &k, &v)?;
+            consumed = consumed.with_timestamp_extractor(ops::timestamp_extractor(e));
+        }
         if t.global {
             let g = self
                 .b
@@ -234,8 +252,12 @@ impl Builder<'_> {
                 if let Some(n) = &s.node {
                     consumed = consumed.named(n.clone());
                 }
+                if let Some(e) = s.timestamp {
+                    self.check_timestamp(&e, &k, &v)?;
+                    consumed = consumed.with_timestamp_extractor(ops::timestamp_extractor(e));
+                }
                 Flow {
-                    at: At::Stream(self.b.stream(&topic.name, consumed)),
+                    at: At::Stream(AnyStream::Plain(self.b.stream(&topic.name, consumed))),
                     key: k,
                     value: v,
                     key_changed: false,
@@ -250,17 +272,29 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A `timestamp:` expression checked against the shape the source's formats declare.
+    fn check_timestamp(&self, e: &Expr, k: &Format, v: &Format) -> Result<(), DefinitionError> {
+        let (keys, values) = (typecheck::samples(k), typecheck::samples(v));
+        match typecheck::problem(e, keys.as_deref(), values.as_deref()) {
+            Some(problem) => Err(self.errs.at(
+                e.pos,
+                format!("{} fails on every record of this source: {problem}", e.what),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The flow as a stream: a table's updates (an implicit `to_stream`), else an error.
     pub(super) fn stream_of(
         &self,
         flow: &Flow,
         pos: Pos,
         kind: &str,
-    ) -> Result<Stream, DefinitionError> {
+    ) -> Result<AnyStream, DefinitionError> {
         match &flow.at {
             At::Stream(s) => Ok(s.clone()),
             At::Table(t) => Ok(t.to_stream()),
-            At::Grouped(_) => Err(self.errs.at(
+            At::Grouped(_) | At::Windowed(_) => Err(self.errs.at(
                 pos,
                 format!("`{}` cannot follow a grouping: group_by is followed by count, aggregate or reduce", kind),
             )),

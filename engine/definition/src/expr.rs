@@ -147,8 +147,9 @@ impl Compiler {
             let (pos, note) = map.locate(line, col);
             let message = if name == "timestamp" || name == "headers" {
                 format!(
-                    "`{name}` is not available to expressions yet (the DSL's operators do not pass \
-                     record timestamps and headers to them){note}"
+                    "`{name}` is not available to expressions of steps (the DSL's operators do not \
+                     pass record timestamps and headers to them; a source's `timestamp:` sees the \
+                     record's timestamp){note}"
                 )
             } else {
                 format!(
@@ -290,6 +291,22 @@ impl Expr {
     pub fn eval(&self, vals: &[&Value]) -> Result<Value, EvalError> {
         let out = self.run(vals)?;
         cel_to_json(&out).map_err(EvalError)
+    }
+
+    /// Evaluates a time: the result must be an integer (milliseconds since the epoch) or a CEL
+    /// timestamp (`timestamp("2024-05-01T10:00:00Z")`).
+    pub fn eval_millis(&self, vals: &[&Value]) -> Result<i64, EvalError> {
+        match self.run(vals)? {
+            cel::Value::Int(ms) => Ok(ms),
+            cel::Value::UInt(ms) => {
+                i64::try_from(ms).map_err(|_| EvalError(format!("the time {ms} is too large")))
+            }
+            cel::Value::Timestamp(t) => Ok(t.timestamp_millis()),
+            other => Err(EvalError(format!(
+                "expected an int (milliseconds since the epoch) or a timestamp, got a {}",
+                other.type_of()
+            ))),
+        }
     }
 
     /// Evaluates a predicate: the result must be a boolean.

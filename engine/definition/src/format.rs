@@ -8,6 +8,7 @@
 //! | `i64` | 8 bytes big-endian (Kafka's `LongSerializer`) | an integer |
 //! | `{avro: schema.avsc}` | an Avro datum of the schema | the datum as JSON (records → objects, unions → their branch, enums → strings, bytes → arrays of numbers) |
 //! | `{avro: schema.avsc, registry: true}` | Confluent wire format: magic byte 0, 4-byte schema id, datum (see `registry_format`) | as `{avro: ...}`; read data is resolved against the file's schema |
+//! | windowed (keys of windowed aggregations; not written in a file) | the grouping key in its format, then the window as Kafka Streams writes it: the start (8 bytes big-endian), or for sessions the end then the start | `{"key": KEY, "start": MS, "end": MS}` |
 //!
 //! Writing a value the format cannot hold is a serialization error; writing a failed value
 //! (see `failure`) is the expression's [`StreamsError::Process`].
@@ -25,6 +26,7 @@ use super::passthrough;
 use super::registry_format::RegistryAvroFormat;
 use weir_core::error::{KeyOrValue, StreamsError};
 use weir_core::serde::{Serde, SerdeRef};
+use weir_core::window::{Window, Windowed, WindowedFormat, WindowedSerde};
 
 /// The encoding of a topic's keys or values.
 #[derive(Clone)]
@@ -37,6 +39,52 @@ pub enum Format {
     Avro(AvroFormat),
     /// Avro in the Confluent Schema Registry wire format.
     RegistryAvro(RegistryAvroFormat),
+    /// The keys of a windowed aggregation (see [`WindowedKey`]).
+    Windowed(WindowedKey),
+}
+
+/// The format of windowed keys: the grouping key in its own format and the window, in Kafka
+/// Streams' layout for the kind of window. As JSON (expressions, tools) a windowed key is
+/// `{"key": KEY, "start": MS, "end": MS}`.
+#[derive(Clone, PartialEq)]
+pub struct WindowedKey {
+    /// The format of the grouping key.
+    pub inner: Box<Format>,
+    pub window: WindowedFormat,
+}
+
+impl WindowedKey {
+    /// The serde of the DSL's windowed keys.
+    pub fn serde(&self) -> SerdeRef<Windowed<Value>> {
+        WindowedSerde::of(self.inner.serde(), self.window)
+    }
+
+    /// A windowed key as expressions see it.
+    pub fn to_json(key: &Windowed<Value>) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("key".into(), key.key.clone());
+        m.insert("start".into(), Value::from(key.window.start));
+        m.insert("end".into(), Value::from(key.window.end));
+        Value::Object(m)
+    }
+
+    /// The windowed key a JSON `{"key", "start", "end"}` stands for.
+    fn from_json(value: &Value) -> Result<Windowed<Value>, String> {
+        let field = |name: &str| {
+            value.get(name).and_then(Value::as_i64).ok_or_else(|| {
+                format!(
+                    "a windowed key is {{\"key\": .., \"start\": MS, \"end\": MS}}, got {value}"
+                )
+            })
+        };
+        Ok(Windowed {
+            key: value.get("key").cloned().unwrap_or(Value::Null),
+            window: Window {
+                start: field("start")?,
+                end: field("end")?,
+            },
+        })
+    }
 }
 
 /// An Avro schema read from a file.
@@ -73,6 +121,7 @@ impl fmt::Debug for Format {
         match self {
             Format::Avro(a) => write!(f, "Avro({})", a.path.display()),
             Format::RegistryAvro(a) => write!(f, "RegistryAvro({})", a.path.display()),
+            Format::Windowed(w) => write!(f, "Windowed({:?}, {:?})", w.inner, w.window),
             other => f.write_str(other.name()),
         }
     }
@@ -85,6 +134,7 @@ impl PartialEq for Format {
             (Format::RegistryAvro(a), Format::RegistryAvro(b)) => {
                 a.path == b.path && a.what() == b.what()
             }
+            (Format::Windowed(a), Format::Windowed(b)) => a == b,
             _ => self.name() == other.name(),
         }
     }
@@ -101,14 +151,17 @@ impl Format {
             Format::I64 => "i64",
             Format::Avro(_) => "avro",
             Format::RegistryAvro(_) => "avro-registry",
+            Format::Windowed(_) => "windowed",
         }
     }
 
     /// The format of a value computed by an expression from one of this format: Avro values
-    /// become JSON (a computed value need not match the schema), others keep their format.
+    /// become JSON (a computed value need not match the schema), a key computed from a windowed
+    /// key takes the format of the grouping key, others keep their format.
     pub(crate) fn computed(&self) -> Format {
         match self {
             Format::Avro(_) | Format::RegistryAvro(_) => Format::Json,
+            Format::Windowed(w) => w.inner.computed(),
             other => other.clone(),
         }
     }
@@ -148,6 +201,10 @@ impl Format {
                 apache_avro::to_avro_datum(&a.schema, datum).map_err(|e| err(e.to_string()))
             }
             Format::RegistryAvro(a) => a.encode(topic, value),
+            Format::Windowed(w) => {
+                let key = WindowedKey::from_json(value).map_err(err)?;
+                w.serde().serialize(topic, &key)
+            }
         }
     }
 
@@ -180,6 +237,10 @@ impl Format {
                 avro_to_json(datum).map_err(err)
             }
             Format::RegistryAvro(a) => a.decode(topic, bytes),
+            Format::Windowed(w) => w
+                .serde()
+                .deserialize(topic, bytes)
+                .map(|k| WindowedKey::to_json(&k)),
         }
     }
 
@@ -188,6 +249,7 @@ impl Format {
     pub fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
         match self {
             Format::RegistryAvro(a) => a.prepare(topic),
+            Format::Windowed(w) => w.inner.prepare(topic),
             _ => Ok(()),
         }
     }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::expr::Expr;
 use super::failure::{self, OnFailure, first_failed, is_failed};
 use super::steps::{BranchDef, Keep, Level, Lookup};
+use super::typed::Field;
 use weir_runtime::dsl::{GlobalKTable, KStream, KTable};
 
 pub(crate) type Stream = KStream<Value, Value>;
@@ -24,29 +25,36 @@ const BRANCH: OnFailure = OnFailure {
     outcome: "the record goes on to the next branch",
 };
 
-pub(crate) fn named(s: Stream, name: &Option<String>) -> Stream {
+pub(crate) fn named<K: Field, V: Field>(s: KStream<K, V>, name: &Option<String>) -> KStream<K, V> {
     match name {
         Some(n) => s.named(n.clone()),
         None => s,
     }
 }
 
-pub(crate) fn filter(s: &Stream, e: Expr, keep: bool) -> Stream {
+pub(crate) fn filter<K: Field, V: Field>(s: &KStream<K, V>, e: Expr, keep: bool) -> KStream<K, V> {
     let e = Arc::new(e);
+    let test = move |k: &K, v: &V| failure::try_test(&e, &[&k.json(), &v.json()]);
     if keep {
-        s.try_filter(move |k, v| failure::try_test(&e, &[k, v]))
+        s.try_filter(test)
     } else {
-        s.try_filter_not(move |k, v| failure::try_test(&e, &[k, v]))
+        s.try_filter_not(test)
     }
 }
 
 /// `validate`: a record for which the predicate is false is an error of the record (the
 /// processing error handler decides: fail, skip, dead-letter), its message the `error`
 /// expression's text.
-pub(crate) fn validate(s: &Stream, e: Expr, error: Option<Expr>) -> Stream {
+pub(crate) fn validate<K: Field, V: Field>(
+    s: &KStream<K, V>,
+    e: Expr,
+    error: Option<Expr>,
+) -> KStream<K, V> {
     let e = Arc::new(e);
     let error = error.map(Arc::new);
     s.try_filter(move |k, v| {
+        let (k, v) = (k.json(), v.json());
+        let (k, v) = (k.as_ref(), v.as_ref());
         let valid = match failure::try_test(&e, &[k, v]) {
             Ok(valid) => valid,
             // The predicate itself failed: the step's own message first, then why.
@@ -77,20 +85,21 @@ pub(crate) fn validate(s: &Stream, e: Expr, error: Option<Expr>) -> Stream {
     })
 }
 
-pub(crate) fn map_values(s: &Stream, e: Expr) -> Stream {
-    s.map_values_with_key(move |k, v| failure::eval(&e, &[k, &v]))
+pub(crate) fn map_values<K: Field, V: Field>(s: &KStream<K, V>, e: Expr) -> KStream<K, Value> {
+    s.map_values_with_key(move |k, v| failure::eval(&e, &[&k.json(), &v.json()]))
 }
 
-pub(crate) fn map(s: &Stream, key: Expr, value: Expr) -> Stream {
+pub(crate) fn map<K: Field, V: Field>(s: &KStream<K, V>, key: Expr, value: Expr) -> Stream {
     s.map(move |k, v| {
+        let (k, v) = (k.json(), v.json());
         let k2 = failure::eval(&key, &[&k, &v]);
         let v2 = failure::eval(&value, &[&k, &v]);
         (k2, v2)
     })
 }
 
-pub(crate) fn select_key(s: &Stream, e: Expr) -> Stream {
-    s.select_key(move |k, v| failure::eval(&e, &[k, v]))
+pub(crate) fn select_key<K: Field, V: Field>(s: &KStream<K, V>, e: Expr) -> Stream {
+    s.select_key(move |k, v| failure::eval(&e, &[&k.json(), &v.json()]))
 }
 
 /// The elements of a list result; anything else becomes one failed value.
@@ -102,13 +111,13 @@ fn elements(e: &Expr, out: Value) -> Vec<Value> {
     }
 }
 
-pub(crate) fn flat_map_values(s: &Stream, e: Expr) -> Stream {
-    s.flat_map_values(move |v| elements(&e, failure::eval(&e, &[&v])))
+pub(crate) fn flat_map_values<K: Field, V: Field>(s: &KStream<K, V>, e: Expr) -> KStream<K, Value> {
+    s.flat_map_values(move |v: V| elements(&e, failure::eval(&e, &[&v.json()])))
 }
 
-pub(crate) fn flat_map(s: &Stream, e: Expr) -> Stream {
-    s.flat_map(move |k, v| {
-        elements(&e, failure::eval(&e, &[&k, &v]))
+pub(crate) fn flat_map<K: Field, V: Field>(s: &KStream<K, V>, e: Expr) -> Stream {
+    s.flat_map(move |k: K, v: V| {
+        elements(&e, failure::eval(&e, &[&k.json(), &v.json()]))
             .into_iter()
             .map(|item| match item {
                 Value::Object(mut m) if m.len() == 2 && m.contains_key("key") => {
@@ -129,9 +138,14 @@ pub(crate) fn flat_map(s: &Stream, e: Expr) -> Stream {
     })
 }
 
-pub(crate) fn log(s: &Stream, e: Expr, level: Level, stream: String) -> Stream {
+pub(crate) fn log<K: Field, V: Field>(
+    s: &KStream<K, V>,
+    e: Expr,
+    level: Level,
+    stream: String,
+) -> KStream<K, V> {
     s.peek(move |k, v| {
-        let text = match e.eval(&[k, v]) {
+        let text = match e.eval(&[&k.json(), &v.json()]) {
             Ok(Value::String(s)) => s,
             Ok(other) => other.to_string(),
             Err(err) => format!("(log expression {} failed: {})", e.label, err.0),
@@ -148,17 +162,17 @@ pub(crate) fn log(s: &Stream, e: Expr, level: Level, stream: String) -> Stream {
 
 /// The split: each branch's predicate (none: no record but tombstones), the branch marked
 /// `tombstones` taking the tombstones.
-pub(crate) fn branch(
-    s: &Stream,
+pub(crate) fn branch<K: Field, V: Field>(
+    s: &KStream<K, V>,
     prefix: &str,
     branches: Vec<BranchDef>,
     default: Option<String>,
-) -> std::collections::BTreeMap<String, Stream> {
+) -> std::collections::BTreeMap<String, KStream<K, V>> {
     let mut split = s.split(prefix);
     for b in branches {
         let name = b.name.name;
-        let pred = move |k: &Value, v: &Value| match &b.when {
-            Some(e) => failure::test(e, &[k, v], BRANCH),
+        let pred = move |k: &K, v: &V| match &b.when {
+            Some(e) => failure::test(e, &[&k.json(), &v.json()], BRANCH),
             None => false,
         };
         split = if b.tombstones {
@@ -170,6 +184,26 @@ pub(crate) fn branch(
     match default {
         Some(d) => split.default_branch(d),
         None => split.no_default_branch(),
+    }
+}
+
+/// A source's event time: `e` evaluated on the record (a tombstone's `value` is `null`), its
+/// timestamp and the partition time; a failure is the record's invalid timestamp (it goes to
+/// the deserialization handler).
+pub(crate) fn timestamp_extractor(
+    e: Expr,
+) -> impl Fn(&Value, Option<&Value>, i64, i64) -> Result<i64, String> + Send + Sync + 'static {
+    move |k, v, ts, partition_time| {
+        let vals = [
+            k,
+            v.unwrap_or(&Value::Null),
+            &Value::from(ts),
+            &Value::from(partition_time),
+        ];
+        e.eval_millis(&vals).map_err(|err| {
+            weir_core::metrics::expression_error(e.application(), &e.label);
+            format!("{}: {}", e.label, err.0)
+        })
     }
 }
 

@@ -5,8 +5,10 @@
 
 use super::error::{DefinitionError, hint};
 use super::schema::{Named, Reader};
-use super::steps::{BranchDef, KINDS, Keep, Level, Lookup, Op, RECORD, Step};
+use super::steps::{BranchDef, JoinKeep, KINDS, Keep, Level, Lookup, Op, RECORD, Step, StreamJoin};
+use super::windows::{self, Windowing};
 use super::yaml::{Fields, Key, Kind, Node};
+use weir_runtime::dsl::EmitStrategy;
 
 pub(crate) fn read_steps(r: &Reader<'_>, node: &Node) -> Result<Vec<Step>, DefinitionError> {
     node.items(r.errs, "`steps`")?
@@ -143,6 +145,7 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
             }
             Op::Branch { branches, default }
         }
+        "join" => Op::Join(Box::new(join(r, arg, &mut f)?)),
         "merge" => Op::Merge(Named {
             name: arg.name(errs, "`merge` (a stream)")?,
             pos: arg.pos,
@@ -163,7 +166,35 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
                     })
                 })
                 .transpose()?;
-            Op::GroupBy { key, repartition }
+            let window = f
+                .take("window")
+                .map(|w| {
+                    Ok::<_, DefinitionError>(Windowing {
+                        windows: windows::grouping_window(errs, w)?,
+                        emit: EmitStrategy::OnWindowUpdate,
+                        pos: w.pos,
+                    })
+                })
+                .transpose()?;
+            let window = match (f.take("emit"), window) {
+                (Some(e), Some(w)) => Some(Windowing {
+                    emit: windows::emit(errs, e)?,
+                    ..w
+                }),
+                (Some(e), None) => {
+                    return Err(errs.at(
+                        e.pos,
+                        "`emit` says when a windowed aggregation forwards its results; give the \
+                         grouping a `window:` (or remove `emit`)",
+                    ));
+                }
+                (None, w) => w,
+            };
+            Op::GroupBy {
+                key,
+                repartition,
+                window,
+            }
         }
         "count" => Op::Count { store: store(arg)? },
         "aggregate" => {
@@ -176,6 +207,10 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
                 store: store(arg)?,
                 initial,
                 update: expr(f.required("update")?, &["key", "value", "aggregate"])?,
+                merger: f
+                    .take("merger")
+                    .map(|m| expr(m, &["key", "aggregate", "other"]))
+                    .transpose()?,
             }
         }
         // The DSL hands a reducer the aggregate and the value, not the key.
@@ -198,6 +233,19 @@ fn read_step(r: &Reader<'_>, node: &Node) -> Result<Step, DefinitionError> {
         },
         _ => return Err(errs.at(kind_key.pos, format!("step `{kind}` is not implemented"))),
     };
+    if matches!(kind, "count" | "aggregate" | "reduce") {
+        for key in ["window", "emit"] {
+            if let Some(n) = f.take(key) {
+                return Err(errs.at(
+                    n.pos,
+                    format!(
+                        "`{key}` goes on the grouping: put it on the `group_by` (or \
+                         `group_by_key`) step before `{kind}`"
+                    ),
+                ));
+            }
+        }
+    }
     let options = KINDS
         .iter()
         .find(|(k, _)| *k == kind)
@@ -404,4 +452,48 @@ fn lookup(
         value_name,
     };
     Ok((lookup, join))
+}
+
+/// `join: STREAM` with `window`, `keep` (inner, left, outer), `value` and `store`.
+fn join(r: &Reader<'_>, arg: &Node, f: &mut Fields<'_>) -> Result<StreamJoin, DefinitionError> {
+    let errs = r.errs;
+    let other = Named {
+        name: arg.name(errs, "`join` (a stream)")?,
+        pos: arg.pos,
+    };
+    let window = windows::join_window(errs, f.required("window")?)?;
+    const KEEPS: [&str; 3] = ["inner", "left", "outer"];
+    let keep = match f.take("keep") {
+        None => JoinKeep::Inner,
+        Some(n) => match n.name(errs, "`keep`")?.as_str() {
+            "inner" => JoinKeep::Inner,
+            "left" => JoinKeep::Left,
+            "outer" => JoinKeep::Outer,
+            other => return Err(errs.unknown(n.pos, "`keep` of a join", other, &KEEPS)),
+        },
+    };
+    // The DSL hands a stream joiner both values, not the key.
+    let value = r
+        .compiler
+        .compile(f.required("value")?, "`join` step", &["value", "other"])?;
+    let Some(store) = f.take("store") else {
+        return Err(f.misspelt(&["store"]).unwrap_or_else(|| {
+            errs.at(
+                arg.pos,
+                "a `join` keeps the records of both streams in stores: name them with \
+                 `store: NAME` (their changelogs are `APPLICATION-NAME-this-join-store-changelog`, ...)",
+            )
+        }));
+    };
+    let store = Named {
+        name: store.name(errs, "`store` (the prefix of the join's store names)")?,
+        pos: store.pos,
+    };
+    Ok(StreamJoin {
+        other,
+        window,
+        keep,
+        value,
+        store,
+    })
 }

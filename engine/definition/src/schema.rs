@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error::{DefinitionError, Errors, Pos};
-use super::expr::Compiler;
+use super::expr::{Compiler, Expr};
 use super::format::{AvroFormat, Format};
 use super::read_steps::read_steps;
 use super::registry_format::{RegistryAvroFormat, RegistryBinding};
@@ -54,6 +54,8 @@ pub(crate) struct TableDef {
     pub value: Option<Format>,
     /// Name of the table's source node.
     pub node: Option<String>,
+    /// The records' event time (`timestamp:`); `None`: their Kafka timestamps.
+    pub timestamp: Option<Expr>,
 }
 
 pub(crate) enum Origin {
@@ -69,6 +71,9 @@ pub(crate) struct StreamDef {
     pub value: Option<Format>,
     /// Name of the source node (topic origins only).
     pub node: Option<String>,
+    /// The records' event time (`timestamp:`, topic origins only); `None`: their Kafka
+    /// timestamps.
+    pub timestamp: Option<Expr>,
     pub steps: Vec<Step>,
 }
 
@@ -86,8 +91,27 @@ pub(crate) struct Reader<'a> {
 
 const TOP_KEYS: [&str; 5] = ["application", "config", "topics", "tables", "streams"];
 const TOPIC_KEYS: [&str; 2] = ["key", "value"];
-const TABLE_KEYS: [&str; 6] = ["topic", "global", "store", "key", "value", "name"];
-const STREAM_KEYS: [&str; 6] = ["from", "stream", "key", "value", "name", "steps"];
+const TABLE_KEYS: [&str; 7] = [
+    "topic",
+    "global",
+    "store",
+    "key",
+    "value",
+    "name",
+    "timestamp",
+];
+const STREAM_KEYS: [&str; 7] = [
+    "from",
+    "stream",
+    "key",
+    "value",
+    "name",
+    "timestamp",
+    "steps",
+];
+
+/// The variables of a source's `timestamp:` expression.
+pub(crate) const TIMESTAMP_SCOPE: &[&str] = &["key", "value", "timestamp", "partition_time"];
 
 /// Reads the whole tree.
 pub(crate) fn read(
@@ -255,6 +279,17 @@ impl Reader<'_> {
         let key = self.format_of(f.take("key"), KeyOrValue::Key)?;
         let value = self.format_of(f.take("value"), KeyOrValue::Value)?;
         let node_name = f.take("name").map(|n| n.name(errs, "`name`")).transpose()?;
+        let timestamp = match f.take("timestamp") {
+            Some(n) if global => {
+                return Err(errs.at(
+                    n.pos,
+                    "a global table is read in full before processing starts, so the time of its \
+                     records is not used: remove `timestamp`",
+                ));
+            }
+            Some(n) => Some(self.compiler.compile(n, "`timestamp`", TIMESTAMP_SCOPE)?),
+            None => None,
+        };
         f.finish(&TABLE_KEYS)?;
         Ok(TableDef {
             name: Named {
@@ -267,6 +302,7 @@ impl Reader<'_> {
             key,
             value,
             node: node_name,
+            timestamp,
         })
     }
 
@@ -330,6 +366,17 @@ impl Reader<'_> {
             Some(n) => Some(n.name(errs, "`name`")?),
             None => None,
         };
+        let timestamp = match f.take("timestamp") {
+            Some(n) if matches!(origin, Origin::Stream(_)) => {
+                return Err(errs.at(
+                    n.pos,
+                    "`timestamp` sets the time of a topic's records where they are read; a stream \
+                     continuing another has its records' times already",
+                ));
+            }
+            Some(n) => Some(self.compiler.compile(n, "`timestamp`", TIMESTAMP_SCOPE)?),
+            None => None,
+        };
         let steps = match f.take("steps") {
             Some(s) => read_steps(self, s)?,
             None => Vec::new(),
@@ -344,6 +391,7 @@ impl Reader<'_> {
             key,
             value,
             node: node_name,
+            timestamp,
             steps,
         })
     }

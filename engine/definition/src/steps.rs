@@ -5,6 +5,8 @@ use super::error::Pos;
 use super::expr::Expr;
 use super::format::Format;
 use super::schema::Named;
+use super::windows::Windowing;
+use weir_runtime::dsl::JoinWindows;
 
 /// Every step kind, with the options it accepts besides `name`.
 pub(crate) const KINDS: &[(&str, &[&str])] = &[
@@ -18,12 +20,13 @@ pub(crate) const KINDS: &[(&str, &[&str])] = &[
     ("flat_map", &[]),
     ("log", &["level"]),
     ("lookup", &["key", "keys", "keep", "value", "as", "names"]),
+    ("join", &["window", "keep", "value", "store"]),
     ("branch", &["default"]),
     ("merge", &[]),
-    ("group_by", &["repartition"]),
-    ("group_by_key", &["repartition"]),
+    ("group_by", &["repartition", "window", "emit"]),
+    ("group_by_key", &["repartition", "window", "emit"]),
     ("count", &[]),
-    ("aggregate", &["initial", "update"]),
+    ("aggregate", &["initial", "update", "merger"]),
     ("reduce", &["update"]),
     ("to_stream", &[]),
     ("repartition", &[]),
@@ -67,6 +70,28 @@ pub(crate) struct Lookup {
     /// Names of an anti-join's filter and value-restoring nodes.
     pub drop_name: Option<String>,
     pub value_name: Option<String>,
+}
+
+/// Which records a stream–stream join emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinKeep {
+    /// Pairs of records within the window.
+    Inner,
+    /// Pairs, and records of this stream without a partner (once their window closed).
+    Left,
+    /// Pairs, and records of either stream without a partner.
+    Outer,
+}
+
+/// A `join` of this stream with another stream of the file.
+pub(crate) struct StreamJoin {
+    pub other: Named,
+    pub window: JoinWindows,
+    pub keep: JoinKeep,
+    /// The joined value, from `value` and `other` (`null` for a missing side).
+    pub value: Expr,
+    /// Prefix of the join's store names.
+    pub store: Named,
 }
 
 /// One named branch of a `branch` step: `NAME: PREDICATE`, or
@@ -116,9 +141,11 @@ pub(crate) enum Op {
         default: Option<Named>,
     },
     Merge(Named),
+    Join(Box<StreamJoin>),
     GroupBy {
         key: Option<Expr>,
         repartition: Option<Named>,
+        window: Option<Windowing>,
     },
     Count {
         store: String,
@@ -127,6 +154,8 @@ pub(crate) enum Op {
         store: String,
         initial: serde_json::Value,
         update: Expr,
+        /// Merges the aggregates of two sessions (session windows only).
+        merger: Option<Expr>,
     },
     Reduce {
         store: String,

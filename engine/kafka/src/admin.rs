@@ -46,6 +46,9 @@ pub enum CleanupPolicy {
     Delete,
     /// The last record per key is kept (changelogs, tables).
     Compact,
+    /// Compacted, and records older than `retention_ms` deleted (the changelogs of window and
+    /// session stores, whose old windows expire).
+    CompactDelete { retention_ms: i64 },
 }
 
 impl CleanupPolicy {
@@ -53,6 +56,15 @@ impl CleanupPolicy {
         match self {
             CleanupPolicy::Delete => "delete",
             CleanupPolicy::Compact => "compact",
+            CleanupPolicy::CompactDelete { .. } => "compact,delete",
+        }
+    }
+
+    /// The topic's `retention.ms`, when the policy sets one.
+    pub fn retention_ms(self) -> Option<i64> {
+        match self {
+            CleanupPolicy::CompactDelete { retention_ms } => Some(retention_ms),
+            _ => None,
         }
     }
 }
@@ -250,15 +262,24 @@ impl Admin {
         topics: &[(&str, i32, CleanupPolicy)],
         replication_factor: i16,
     ) -> Result<(), StreamsError> {
+        let retentions: Vec<Option<String>> = topics
+            .iter()
+            .map(|(_, _, policy)| policy.retention_ms().map(|ms| ms.to_string()))
+            .collect();
         let new: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|&(name, partitions, policy)| {
-                NewTopic::new(
+            .zip(&retentions)
+            .map(|(&(name, partitions, policy), retention)| {
+                let topic = NewTopic::new(
                     name,
                     partitions,
                     TopicReplication::Fixed(i32::from(replication_factor)),
                 )
-                .set("cleanup.policy", policy.as_str())
+                .set("cleanup.policy", policy.as_str());
+                match retention {
+                    Some(ms) => topic.set("retention.ms", ms),
+                    None => topic,
+                }
             })
             .collect();
         let options = AdminOptions::new()

@@ -36,6 +36,8 @@ pub(crate) struct SubShape {
     pub writes: Vec<String>,
     /// Changelog topics of its logged stores.
     pub changelogs: Vec<String>,
+    /// `retention.ms` of the changelogs of its window and session stores (`compact,delete`).
+    pub changelog_retention: BTreeMap<String, i64>,
 }
 
 impl Shape {
@@ -66,6 +68,15 @@ impl Shape {
                             .is_some_and(|d| d.logged && !d.global)
                     })
                     .map(|name| topology.changelog_topic(name))
+                    .collect(),
+                changelog_retention: s
+                    .stores
+                    .iter()
+                    .filter_map(|name| {
+                        let def = topology.store_def(name)?;
+                        let ms = def.kind.changelog_retention_ms()?;
+                        Some((topology.changelog_topic(name), ms))
+                    })
                     .collect(),
             })
             .collect();
@@ -150,7 +161,11 @@ pub(crate) fn plan(shape: &Shape, user: &BTreeMap<String, i32>) -> Result<Plan, 
     // Rule 5: changelogs follow their sub-topology's tasks.
     for (s, &n) in shape.subtopologies.iter().zip(&tasks) {
         for c in &s.changelogs {
-            internal.insert(c.clone(), (n, CleanupPolicy::Compact));
+            let policy = match s.changelog_retention.get(c) {
+                Some(&retention_ms) => CleanupPolicy::CompactDelete { retention_ms },
+                None => CleanupPolicy::Compact,
+            };
+            internal.insert(c.clone(), (n, policy));
         }
     }
     let tasks = shape
@@ -224,6 +239,7 @@ mod tests {
             sources: v(sources),
             writes: v(writes),
             changelogs: v(changelogs),
+            changelog_retention: BTreeMap::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! `KafkaStreams`, for the end-to-end crash tests (which start it, SIGKILL it, SIGTERM it).
 //!
 //! ```text
-//! weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter|file:DEFINITION.yaml --bootstrap HOST:PORT --app ID
+//! weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter|ad-clicks|file:DEFINITION.yaml --bootstrap HOST:PORT --app ID
 //!                  --state-dir DIR [--guarantee at_least_once|exactly_once_v2]
 //!                  [--commit-interval-ms N] [--threads N] [--set key=value]...
 //! ```
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use weir_engine::KafkaStreams;
 use weir_engine::config::StreamsConfig;
 
-const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter|file:DEFINITION.yaml --bootstrap HOST:PORT \
+const USAGE: &str = "usage: weir-test-worker --topology product-filter|user-interests|user-recommendations|message-filter|ad-clicks|file:DEFINITION.yaml --bootstrap HOST:PORT \
 --app ID --state-dir DIR [--guarantee at_least_once|exactly_once_v2] [--commit-interval-ms N] \
 [--threads N] [--set key=value]...";
 
@@ -114,9 +114,10 @@ fn run(args: Args) -> Result<(), String> {
         "user-interests" => (user_interests::topology(&args.app), Vec::new()),
         "user-recommendations" => (user_recommendations::topology(&args.app), Vec::new()),
         "message-filter" => (message_filter::topology(&args.app), Vec::new()),
+        "ad-clicks" => (weir_tests::ad_clicks::topology(&args.app), Vec::new()),
         other => {
             return Err(format!(
-                "unknown topology `{other}` (product-filter, user-interests, user-recommendations, message-filter)"
+                "unknown topology `{other}` (product-filter, user-interests, user-recommendations, message-filter, ad-clicks)"
             ));
         }
     };
