@@ -452,3 +452,52 @@ fn a_timestamp_extractor_sets_event_time_and_an_invalid_one_goes_to_the_handler(
     );
     assert_eq!(d.read_raw(&config.dead_letter_topic()).len(), 2);
 }
+
+#[test]
+fn a_ttl_deletes_aggregates_not_updated_for_a_while_of_stream_time() {
+    // count with a 100 ms time to live; expiry runs on stream-time punctuation (every 10 ms of
+    // stream time), after the record that moved stream time on:
+    //   a@0 → a=1; b@50 → b=1; a@120 → a=2 (a's last update is now 120)
+    //   c@200 → c=1; then the keys last updated before 200 − 100 = 100 expire: b → tombstone
+    //   d@300 → d=1; before 200: a (120) → tombstone; c (200) stays
+    //   a@310 → a counts from scratch: a=1; before 210: c (200) → tombstone
+    let b = StreamsBuilder::new("ttl");
+    b.stream("in", strings())
+        .group_by_key(Grouped::default())
+        .count(Materialized::as_("counts").with_ttl(ms(100)))
+        .to_stream()
+        .to("out", Produced::with(Serdes::string(), Serdes::i64()));
+    let mut d = TopologyTestDriver::new(b.build().unwrap()).unwrap();
+    for (k, ts) in [
+        ("a", 0),
+        ("b", 50),
+        ("a", 120),
+        ("c", 200),
+        ("d", 300),
+        ("a", 310),
+    ] {
+        pipe(&mut d, "in", k, "x", ts);
+    }
+    let out = d
+        .output_topic("out", Serdes::string(), Serdes::i64())
+        .read_key_values(&mut d)
+        .unwrap();
+    let s = |k: &str, v: Option<i64>| (k.to_owned(), v);
+    assert_eq!(
+        out,
+        [
+            s("a", Some(1)),
+            s("b", Some(1)),
+            s("a", Some(2)),
+            s("c", Some(1)),
+            s("b", None),
+            s("d", Some(1)),
+            s("a", None),
+            s("a", Some(1)),
+            s("c", None),
+        ]
+    );
+    let mut left: Vec<(String, i64)> = d.read_store("counts").unwrap();
+    left.sort();
+    assert_eq!(left, [("a".into(), 1), ("d".into(), 1)]);
+}

@@ -10,7 +10,11 @@
 //!   answer one probe search; restore rate = records / (difference of the two start-to-answer
 //!   times). The probe's answer also checks the restored value.
 //!
-//! Run: `cargo bench --profile dev -p weir-tests --bench runtime [-- throughput|restore]`
+//! * `windowed`: a windowed count (tumbling 10 s windows of event time read from the value by
+//!   a timestamp extractor, 1,000 keys, grace 1 h) over N pre-produced records, at-least-once
+//!   with 1 s commits, RocksDB window store; reported like `throughput`.
+//!
+//! Run: `cargo bench --profile dev -p weir-tests --bench runtime [-- throughput|restore|windowed]`
 //! (`WEIR_BENCH_RECORDS`, `WEIR_BENCH_RESTORE_RECORDS` change the sizes).
 
 use std::collections::BTreeMap;
@@ -163,6 +167,112 @@ fn throughput(records: usize) -> Res<()> {
     Ok(())
 }
 
+/// The windowed-count topology of `windowed`: `clicks` → tumbling 10 s count → `click-counts`.
+fn windowed_topology(app: &str) -> Res<weir_engine::Topology> {
+    use weir_engine::{
+        Consumed, Grouped, Materialized, Produced, Serdes, StreamsBuilder, TimeWindows,
+    };
+    let b = StreamsBuilder::new(app);
+    b.stream(
+        "clicks",
+        Consumed::with(Serdes::string(), Serdes::string()).with_timestamp_extractor(
+            |_, v: Option<&String>, _, _| {
+                v.and_then(|v| v.split_once(':'))
+                    .and_then(|(t, _)| t.parse().ok())
+                    .ok_or_else(|| "no event time".to_owned())
+            },
+        ),
+    )
+    .group_by_key(Grouped::default())
+    .windowed_by(TimeWindows::of_size_and_grace(
+        Duration::from_secs(10),
+        Duration::from_secs(3600),
+    ))
+    .count(Materialized::as_("click-counts"))
+    .to_stream()
+    .map(|w, n| (format!("{}@{}", w.key, w.window.start), n))
+    .to(
+        "click-counts",
+        Produced::with(Serdes::string(), Serdes::i64()),
+    );
+    Ok(b.build()?)
+}
+
+fn windowed(records: usize) -> Res<()> {
+    let partitions = 3;
+    let base: i64 = 1_700_000_000_000;
+    let input: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = (0..records)
+        .map(|i| {
+            (
+                Some(format!("user-{}", i % 1000).into_bytes()),
+                Some(format!("{}:ad-{}", base + i as i64 * 5, i % 77).into_bytes()),
+            )
+        })
+        .collect();
+    println!(
+        "windowed: {records} clicks, 1,000 keys, tumbling 10 s windows (~{} windows), {partitions} partitions, at_least_once, commit 1 s",
+        records * 5 / 10_000 * 1000
+    );
+    let broker = Broker::start();
+    let b = broker.bootstrap();
+    create_topic(&b, "clicks", partitions, false);
+    create_topic(&b, "click-counts", partitions, false);
+    let delivered = produce(&b, "clicks", input);
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    for d in &delivered {
+        let e = ends.entry(d.partition).or_insert(0);
+        *e = (*e).max(d.offset + 1);
+    }
+    let total: i64 = ends.values().sum();
+    let state = temp_state_dir();
+    let app = "bench-windowed";
+    let cfg = config(app, &b, state.path(), &[("commit.interval.ms", "1000")])?;
+    let start = Instant::now();
+    let cpu0 = cpu_seconds();
+    let mut streams = KafkaStreams::new(windowed_topology(app)?, cfg);
+    streams.start()?;
+    let mut first: Option<(Instant, i64)> = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let done = committed(&b, app, "clicks", partitions)?;
+        if done > 0 && first.is_none() {
+            first = Some((Instant::now(), done));
+        }
+        if done >= total || Instant::now() > deadline {
+            let end = Instant::now();
+            let whole = end - start;
+            let (t0, n0) = first.unwrap_or((start, 0));
+            let steady = (done - n0) as f64 / (end - t0).as_secs_f64().max(1e-9);
+            let cpu = cpu_seconds() - cpu0;
+            println!(
+                "  windowed count: {steady:>9.0} records/s steady, {:>9.0} records/s whole run ({done}/{total} committed in {:.1} s), {:.2} us CPU per record (this process: worker and the bench's polling)",
+                done as f64 / whole.as_secs_f64(),
+                whole.as_secs_f64(),
+                cpu * 1e6 / done.max(1) as f64
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    streams.close()?;
+    Ok(())
+}
+
+/// User plus system CPU seconds of this process so far (`/proc/self/stat`; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line: indexes 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Start-to-answer time of a fresh user-interests worker whose `search-counts` changelog holds
 /// `records` entries; returns (seconds, the probe user's answered count).
 fn restore_run(records: usize) -> Res<(f64, i64)> {
@@ -243,6 +353,9 @@ fn main() -> Res<()> {
     let all = which.is_empty();
     if all || which.iter().any(|w| w == "throughput") {
         throughput(env_usize("WEIR_BENCH_RECORDS", 200_000))?;
+    }
+    if all || which.iter().any(|w| w == "windowed") {
+        windowed(env_usize("WEIR_BENCH_RECORDS", 200_000))?;
     }
     if all || which.iter().any(|w| w == "restore") {
         restore(env_usize("WEIR_BENCH_RESTORE_RECORDS", 1_000_000))?;

@@ -98,16 +98,9 @@ impl Builder<'_> {
         }
         let any = self.stream_of(&flow, step.pos, step.kind)?;
         if let Op::Lookup(_) | Op::Join(_) = step.op {
-            let AnyStream::Plain(s) = any else {
-                return Err(self.errs.at(
-                    step.pos,
-                    format!(
-                        "`{}` joins on the record key, and this stream's keys are windowed \
-                         (`key.key`, `key.start`, `key.end`): give it a plain key first \
-                         (`select_key: key.key`, then `repartition`)",
-                        step.kind
-                    ),
-                ));
+            let s = match any {
+                AnyStream::Plain(s) => s,
+                other => return Err(self.not_plain(&other, step.pos, step.kind)),
             };
             return match step.op {
                 Op::Lookup(l) => {
@@ -135,6 +128,7 @@ impl Builder<'_> {
     where
         KStream<K, V>: Typed,
         KStream<K, Value>: Typed,
+        KStream<Value, V>: Typed,
     {
         let name = step.name.clone();
         let same = |at: KStream<K, V>, f: &Flow| Flow {
@@ -146,20 +140,25 @@ impl Builder<'_> {
             value: f.value.computed(),
             ..f.clone()
         };
-        let keyed = |at: Stream, f: &Flow, value: Format| Flow {
+        let keyed = |at: Stream, f: &Flow| Flow {
             at: At::Stream(AnyStream::Plain(ops::named(at, &name))),
             key: f.key.computed(),
-            value,
+            value: f.value.computed(),
             key_changed: true,
         };
         Ok(match step.op {
             Op::Filter { expr, keep } => same(ops::filter(&s, expr, keep), &flow),
             Op::Validate { expr, error } => same(ops::validate(&s, expr, error), &flow),
             Op::MapValues(e) => valued(ops::map_values(&s, e), &flow),
-            Op::Map { key, value } => keyed(ops::map(&s, key, value), &flow, flow.value.computed()),
-            Op::SelectKey(e) => keyed(ops::select_key(&s, e), &flow, flow.value.clone()),
+            Op::Map { key, value } => keyed(ops::map(&s, key, value), &flow),
+            Op::SelectKey(e) => Flow {
+                at: At::Stream(ops::named(ops::select_key(&s, e), &name).into_any()),
+                key: flow.key.computed(),
+                key_changed: true,
+                ..flow
+            },
             Op::FlatMapValues(e) => valued(ops::flat_map_values(&s, e), &flow),
-            Op::FlatMap(e) => keyed(ops::flat_map(&s, e), &flow, flow.value.computed()),
+            Op::FlatMap(e) => keyed(ops::flat_map(&s, e), &flow),
             Op::Log { expr, level } => same(ops::log(&s, expr, level, stream.to_owned()), &flow),
             Op::Branch { branches, default } => {
                 let prefix = step.name.clone().unwrap_or_else(|| format!("{stream}-"));
@@ -257,6 +256,24 @@ impl Builder<'_> {
                 return Err(self.errs.at(step.pos, "internal: step handled above"));
             }
         })
+    }
+
+    /// Why a step that needs a stream of JSON keys and values cannot take `s`.
+    pub(super) fn not_plain(&self, s: &AnyStream, pos: Pos, kind: &str) -> DefinitionError {
+        let why = match s {
+            AnyStream::Counts(_) | AnyStream::Counted(_) => {
+                "this stream's values are the `i64` counts of a windowed `count`: make them JSON \
+                 first (`map_values: value`)"
+            }
+            _ => {
+                "this stream's keys are windowed (`key.key`, `key.start`, `key.end`): give it a \
+                 plain key first (`select_key: key.key`, then `repartition`, or `group_by: key.key`)"
+            }
+        };
+        self.errs.at(
+            pos,
+            format!("`{kind}` needs a stream of JSON keys and values; {why}"),
+        )
     }
 
     /// The serde of `T` in `format`.
@@ -375,20 +392,14 @@ impl Builder<'_> {
             flow.key.clone()
         };
         let g = match (key, s) {
-            (Some(e), any) => {
-                let keyed = ops::named(each_stream!(any, s => ops::select_key(&s, e)), name);
-                keyed.group_by_key(grouped(&key_format, &flow.value, &repartition))
-            }
+            (Some(e), AnyStream::Plain(s)) => ops::named(ops::select_key(&s, e), name)
+                .group_by_key(grouped(&key_format, &flow.value, &repartition)),
+            (Some(e), AnyStream::Windowed(s)) => ops::named(ops::select_key(&s, e), name)
+                .group_by_key(grouped(&key_format, &flow.value, &repartition)),
             (None, AnyStream::Plain(s)) => {
                 s.group_by_key(grouped(&key_format, &flow.value, &repartition))
             }
-            (None, _) => {
-                return Err(self.errs.at(
-                    pos,
-                    "this stream's keys are windowed: group it by a plain key, e.g. \
-                     `group_by: key.key` (with `repartition: NAME`)",
-                ));
-            }
+            (_, other) => return Err(self.not_plain(&other, pos, kind)),
         };
         Ok(Flow {
             at: At::Grouped(Rc::new(g)),

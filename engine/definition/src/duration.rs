@@ -19,7 +19,11 @@ const UNITS: [(&str, u64); 5] = [
 const HOW: &str = "write a whole number and a unit: ms, s, m, h or d (`250ms`, `90s`, `1h30m`)";
 
 /// The duration at `node`, for the option `what` (e.g. "`grace`").
-pub(crate) fn duration(node: &Node, errs: &Errors, what: &str) -> Result<Duration, DefinitionError> {
+pub(crate) fn duration(
+    node: &Node,
+    errs: &Errors,
+    what: &str,
+) -> Result<Duration, DefinitionError> {
     let bad = |m: String| errs.at(node.pos, m);
     let text = match &node.kind {
         Kind::Str(s) => s.as_str(),
@@ -39,9 +43,9 @@ pub(crate) fn duration(node: &Node, errs: &Errors, what: &str) -> Result<Duratio
             )));
         }
     };
-    parse(text).map(Duration::from_millis).map_err(|why| {
-        bad(format!("invalid duration `{text}` for {what}: {why}"))
-    })
+    parse(text)
+        .map(Duration::from_millis)
+        .map_err(|why| bad(format!("invalid duration `{text}` for {what}: {why}")))
 }
 
 /// The milliseconds `text` stands for, or why it is not a duration.
@@ -55,7 +59,9 @@ fn parse(text: &str) -> Result<u64, String> {
     let mut rest = text;
     let mut total: u64 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(HOW.into());
         }
@@ -71,7 +77,9 @@ fn parse(text: &str) -> Result<u64, String> {
                 format!("unknown unit `{unit}`; {HOW}")
             });
         };
-        let n: u64 = number.parse().map_err(|_| "the number is too large".to_owned())?;
+        let n: u64 = number
+            .parse()
+            .map_err(|_| "the number is too large".to_owned())?;
         total = n
             .checked_mul(*scale)
             .and_then(|ms| total.checked_add(ms))

@@ -293,17 +293,15 @@ impl Expr {
         cel_to_json(&out).map_err(EvalError)
     }
 
-    /// Evaluates a time: the result must be an integer (milliseconds since the epoch) or a CEL
-    /// timestamp (`timestamp("2024-05-01T10:00:00Z")`).
+    /// Evaluates a time: the result must be an integer, milliseconds since the epoch.
     pub fn eval_millis(&self, vals: &[&Value]) -> Result<i64, EvalError> {
         match self.run(vals)? {
             cel::Value::Int(ms) => Ok(ms),
             cel::Value::UInt(ms) => {
                 i64::try_from(ms).map_err(|_| EvalError(format!("the time {ms} is too large")))
             }
-            cel::Value::Timestamp(t) => Ok(t.timestamp_millis()),
             other => Err(EvalError(format!(
-                "expected an int (milliseconds since the epoch) or a timestamp, got a {}",
+                "expected an int (milliseconds since the epoch), got a {}",
                 other.type_of()
             ))),
         }

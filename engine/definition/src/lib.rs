@@ -41,6 +41,7 @@ mod apply;
 mod build;
 mod calls;
 mod convert;
+mod duration;
 mod error;
 mod expr;
 mod failure;
@@ -54,6 +55,9 @@ mod registry_format;
 mod schema;
 mod steps;
 mod typecheck;
+mod typed;
+mod windowed;
+mod windows;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -62,7 +66,7 @@ use std::sync::Arc;
 
 pub use error::{DefinitionError, Pos};
 pub use expr::Expression;
-pub use format::{AvroFormat, Format};
+pub use format::{AvroFormat, Format, WindowedKey};
 pub use registry_format::{RegistryAvroFormat, RegistryBinding};
 
 use weir_graph::Topology;

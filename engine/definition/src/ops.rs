@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::expr::Expr;
 use super::failure::{self, OnFailure, first_failed, is_failed};
-use super::steps::{BranchDef, Keep, Level, Lookup};
+use super::steps::{BranchDef, JoinKeep, Keep, Level, Lookup};
 use super::typed::Field;
-use weir_runtime::dsl::{GlobalKTable, KStream, KTable};
+use weir_runtime::dsl::{GlobalKTable, JoinWindows, KStream, KTable, StreamJoined};
 
 pub(crate) type Stream = KStream<Value, Value>;
 pub(crate) type Table = KTable<Value, Value>;
@@ -98,7 +98,7 @@ pub(crate) fn map<K: Field, V: Field>(s: &KStream<K, V>, key: Expr, value: Expr)
     })
 }
 
-pub(crate) fn select_key<K: Field, V: Field>(s: &KStream<K, V>, e: Expr) -> Stream {
+pub(crate) fn select_key<K: Field, V: Field>(s: &KStream<K, V>, e: Expr) -> KStream<Value, V> {
     s.select_key(move |k, v| failure::eval(&e, &[&k.json(), &v.json()]))
 }
 
@@ -356,4 +356,40 @@ pub(crate) fn count_update(_: &Value, v: Value, agg: Value) -> Value {
         return v;
     }
     Value::from(agg.as_i64().unwrap_or(0).saturating_add(1))
+}
+
+static NULL: Value = Value::Null;
+
+/// A windowed join of two streams: the joined value is `value` evaluated on both values (`null`
+/// for the side a `left` or `outer` join emits without a partner).
+pub(crate) fn stream_join(
+    s: &Stream,
+    other: &Stream,
+    keep: JoinKeep,
+    value: Expr,
+    window: JoinWindows,
+    joined: StreamJoined<Value, Value, Value>,
+) -> Stream {
+    match keep {
+        JoinKeep::Inner => s.join_stream(
+            other,
+            move |l: &Value, r: &Value| failure::eval(&value, &[l, r]),
+            window,
+            joined,
+        ),
+        JoinKeep::Left => s.left_join_stream(
+            other,
+            move |l: &Value, r: Option<&Value>| failure::eval(&value, &[l, r.unwrap_or(&NULL)]),
+            window,
+            joined,
+        ),
+        JoinKeep::Outer => s.outer_join_stream(
+            other,
+            move |l: Option<&Value>, r: Option<&Value>| {
+                failure::eval(&value, &[l.unwrap_or(&NULL), r.unwrap_or(&NULL)])
+            },
+            window,
+            joined,
+        ),
+    }
 }

@@ -33,6 +33,18 @@ pub(crate) fn samples(format: &Format) -> Option<Vec<Value>> {
         Format::Json => None,
         Format::Avro(a) => schema_samples(a.schema()),
         Format::RegistryAvro(a) => schema_samples(a.schema()),
+        // As expressions see a windowed key: the grouping key and its window.
+        Format::Windowed(w) => samples(&w.inner).map(|keys| {
+            keys.into_iter()
+                .map(|key| {
+                    let mut m = Map::new();
+                    m.insert("key".into(), key);
+                    m.insert("start".into(), Value::from(0));
+                    m.insert("end".into(), Value::from(1));
+                    Value::Object(m)
+                })
+                .collect()
+        }),
     }
 }
 

@@ -5,7 +5,8 @@
 //! numbers as a plain count is). Converting them to JSON would add a node the Rust twin does not
 //! have, so steps run on each of these streams as they are ([`AnyStream`]) and expressions see
 //! every key and value as JSON ([`Field::json`]): a windowed key as
-//! `{"key": KEY, "start": MS, "end": MS}`, a count as a number.
+//! `{"key": KEY, "start": MS, "end": MS}`, a count as a number. Lookups, joins and groupings
+//! take plain streams (JSON keys and values) only.
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -15,12 +16,11 @@ use serde_json::Value;
 
 use super::format::{Format, WindowedKey};
 use super::ops::{Stream, Table};
+use super::windows::Windowing;
 use weir_core::error::StreamsError;
 use weir_core::serde::{Serde, SerdeRef};
-use weir_core::window::{Windowed, WindowedFormat};
-use weir_runtime::dsl::{
-    Datum, KStream, KTable, SessionWindowedKStream, TimeWindowedKStream,
-};
+use weir_core::window::Windowed;
+use weir_runtime::dsl::{Datum, KStream, KTable, SessionWindowedKStream, TimeWindowedKStream};
 
 /// A windowed key.
 pub(crate) type Win = Windowed<Value>;
@@ -97,6 +97,8 @@ pub(crate) enum AnyStream {
     Windowed(KStream<Win, Value>),
     /// The updates of a windowed `count`.
     Counts(KStream<Win, i64>),
+    /// Those after a key change (`select_key`, `repartition` keep the `i64` values).
+    Counted(KStream<Value, i64>),
 }
 
 /// Each stream type as an [`AnyStream`] and back.
@@ -141,6 +143,18 @@ impl Typed for KStream<Win, i64> {
     }
 }
 
+impl Typed for KStream<Value, i64> {
+    fn into_any(self) -> AnyStream {
+        AnyStream::Counted(self)
+    }
+    fn of_any(any: &AnyStream) -> Option<&Self> {
+        match any {
+            AnyStream::Counted(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 impl AnyStream {
     /// Renames the node producing the stream, if `name` is given.
     pub(crate) fn named(self, name: &Option<String>) -> AnyStream {
@@ -149,6 +163,7 @@ impl AnyStream {
             AnyStream::Plain(s) => AnyStream::Plain(s.named(n.clone())),
             AnyStream::Windowed(s) => AnyStream::Windowed(s.named(n.clone())),
             AnyStream::Counts(s) => AnyStream::Counts(s.named(n.clone())),
+            AnyStream::Counted(s) => AnyStream::Counted(s.named(n.clone())),
         }
     }
 }
@@ -184,22 +199,26 @@ impl AnyTable {
 
 /// A grouped stream cut into windows, ready to aggregate (several aggregations may share it).
 #[derive(Clone)]
-pub(crate) enum WindowedGroup {
-    /// Tumbling, hopping or sliding windows, and how their keys are written.
-    Time(Rc<TimeWindowedKStream<Value, Value>>, WindowedFormat),
+pub(crate) struct WindowedGroup {
+    pub streams: GroupWindows,
+    /// The `window:` and `emit:` it was cut with.
+    pub windowing: Windowing,
+}
+
+/// The DSL's windowed grouped streams.
+#[derive(Clone)]
+pub(crate) enum GroupWindows {
+    /// Tumbling, hopping or sliding windows.
+    Time(Rc<TimeWindowedKStream<Value, Value>>),
     Session(Rc<SessionWindowedKStream<Value, Value>>),
 }
 
 impl WindowedGroup {
     /// The format of the aggregation's keys, whose grouping keys have format `key`.
     pub(crate) fn key_format(&self, key: &Format) -> Format {
-        let window = match self {
-            WindowedGroup::Time(_, f) => *f,
-            WindowedGroup::Session(_) => WindowedFormat::Session,
-        };
         Format::Windowed(WindowedKey {
             inner: Box::new(key.clone()),
-            window,
+            window: self.windowing.windows.format(),
         })
     }
 }
@@ -211,6 +230,7 @@ macro_rules! each_stream {
             $crate::typed::AnyStream::Plain($s) => $body,
             $crate::typed::AnyStream::Windowed($s) => $body,
             $crate::typed::AnyStream::Counts($s) => $body,
+            $crate::typed::AnyStream::Counted($s) => $body,
         }
     };
 }

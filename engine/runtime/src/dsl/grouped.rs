@@ -6,6 +6,7 @@ use super::windowed::{SessionWindowedKStream, TimeWindowedKStream};
 use super::windows::{SessionWindows, SlidingWindows, TimeWindows};
 use super::{Datum, Grouped, KStream, KTable, Materialized};
 use crate::ops::aggregate::{Aggregate, Update};
+use crate::ops::ttl::Ttl;
 use weir_core::serde::{SerdeRef, Serdes};
 
 /// A grouped stream, ready to count, reduce or aggregate (several aggregations of one grouped
@@ -64,15 +65,31 @@ impl<K: Datum, V: Datum> KGroupedStream<K, V> {
         };
         let store = materialized.name;
         g.add_store(&store, &key, &value, materialized.logging, None);
-        let (s2, k2, v2) = (store.clone(), key.clone(), value.clone());
-        let node = g.processor(name, vec![input.node], vec![store.clone()], move || {
-            Aggregate {
-                store: s2.clone(),
+        let mut stores = vec![store.clone()];
+        let ttl = materialized.ttl.map(|ttl| {
+            let index_store = format!("{store}-ttl");
+            g.add_store(
+                &index_store,
+                &weir_core::serde::Serdes::bytes(),
+                &weir_core::serde::Serdes::bytes(),
+                materialized.logging,
+                None,
+            );
+            stores.push(index_store.clone());
+            Ttl {
+                index_store,
+                ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1),
                 index: 0,
-                key: k2.clone(),
-                value: v2.clone(),
-                update: update.clone(),
             }
+        });
+        let (s2, k2, v2) = (store.clone(), key.clone(), value.clone());
+        let node = g.processor(name, vec![input.node], stores, move || Aggregate {
+            store: s2.clone(),
+            index: 0,
+            key: k2.clone(),
+            value: v2.clone(),
+            update: update.clone(),
+            ttl: ttl.clone(),
         });
         drop(g);
         KTable::new(input.b.clone(), node, Some(store), Some(key), Some(value))

@@ -93,6 +93,8 @@ pub struct Materialized<K, V> {
     pub key: Option<SerdeRef<K>>,
     pub value: Option<SerdeRef<V>>,
     pub logging: bool,
+    /// Keys not updated for this long (of stream time) are deleted (aggregations).
+    pub ttl: Option<std::time::Duration>,
 }
 
 impl<K, V> Materialized<K, V> {
@@ -102,7 +104,15 @@ impl<K, V> Materialized<K, V> {
             key: None,
             value: None,
             logging: true,
+            ttl: None,
         }
+    }
+    /// Deletes a key of an aggregation's store once it was not updated for `ttl` of stream
+    /// time, forwarding a tombstone downstream (expiry runs on stream-time punctuation; the
+    /// last-update index is the store `{name}-ttl`).
+    pub fn with_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
     }
     pub fn with(mut self, key: SerdeRef<K>, value: SerdeRef<V>) -> Self {
         self.key = Some(key);
