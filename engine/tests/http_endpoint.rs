@@ -291,3 +291,103 @@ fn with_a_certificate_the_endpoint_serves_https_only() {
             .is_err()
     );
 }
+
+#[test]
+fn windowed_and_session_keys_are_answered_by_window_start() {
+    // Records with explicit event times (a timestamp extractor reads them from the value):
+    // k at 1,000, 3,000 and 12,000 ms → tumbling 10 s windows [0,10000) = 2, [10000,20000) = 1;
+    // sessions with a 5 s gap → [1000,3000] = 2 and [12000,12000] = 1.
+    let broker = EmbeddedBroker::start(1).unwrap();
+    let b = StreamsBuilder::new("windows-app");
+    let extract = |_: &String, v: Option<&String>, _: i64, _: i64| {
+        v.and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| "not a time".to_owned())
+    };
+    let grouped = b
+        .stream(
+            "clicks",
+            Consumed::with(Serdes::string(), Serdes::string()).with_timestamp_extractor(extract),
+        )
+        .group_by_key(Grouped::default());
+    grouped
+        .windowed_by(weir_engine::TimeWindows::of_size_and_grace(
+            Duration::from_secs(10),
+            Duration::from_secs(3600),
+        ))
+        .count(Materialized::as_("windowed-counts"));
+    grouped
+        .windowed_by_session(weir_engine::SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_secs(5),
+            Duration::from_secs(3600),
+        ))
+        .count(Materialized::as_("sessions"));
+    let topology = b.build().unwrap();
+    broker.create_topics_of(&topology, 2, &[]).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let config = StreamsConfig::new("windows-app")
+        .with("bootstrap.servers", &broker.bootstrap_servers())
+        .and_then(|c| c.with("state.dir", &state.path().display().to_string()))
+        .and_then(|c| c.with("commit.interval.ms", "100"))
+        .unwrap();
+    let mut streams = KafkaStreams::new(topology, config);
+    streams.start().unwrap();
+    let endpoint = StateEndpoint::start(
+        EndpointConfig {
+            bind: "127.0.0.1:0".into(),
+            token: None,
+            metrics: None,
+            tls: None,
+        },
+        vec![weir_engine::http::AppState::of(&streams)],
+    )
+    .unwrap();
+    let addr = endpoint.local_addr();
+    let w = RecordWriter::new(&broker.bootstrap_servers()).unwrap();
+    for t in ["1000", "3000", "12000"] {
+        w.send("clicks", b"k", Some(t.as_bytes())).unwrap();
+    }
+    w.flush(Duration::from_secs(10)).unwrap();
+
+    eventually("both windows counted", || {
+        let (s, v) = json(addr, "/stores/windowed-counts/keys/k");
+        s == 200 && v["windows"].as_array().is_some_and(|w| w.len() == 2)
+    });
+    let (_, v) = json(addr, "/stores/windowed-counts/keys/k");
+    assert_eq!(
+        v["windows"],
+        serde_json::json!([
+            {"start": 0, "end": 10000, "value": 2},
+            {"start": 10000, "end": 20000, "value": 1},
+        ]),
+        "{v}"
+    );
+    // `from`/`to` bound the window start (inclusive).
+    let (_, v) = json(addr, "/stores/windowed-counts/keys/k?from=5000&to=10000");
+    assert_eq!(
+        v["windows"],
+        serde_json::json!([{"start": 10000, "end": 20000, "value": 1}])
+    );
+    let (s, v) = json(addr, "/stores/windowed-counts/keys/nobody");
+    assert_eq!((s, v["windows"].clone()), (200, serde_json::json!([])));
+    let (s, v) = json(addr, "/stores/windowed-counts/keys/k?from=yesterday");
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = json(addr, "/stores/windowed-counts/range");
+    assert_eq!(s, 400, "a window store has no key range: {v}");
+
+    eventually("two sessions", || {
+        let (s, v) = json(addr, "/stores/sessions/keys/k");
+        s == 200 && v["windows"].as_array().is_some_and(|w| w.len() == 2)
+    });
+    let (_, v) = json(addr, "/stores/sessions/keys/k");
+    assert_eq!(
+        v["windows"],
+        serde_json::json!([
+            {"start": 1000, "end": 3000, "value": 2},
+            {"start": 12000, "end": 12000, "value": 1},
+        ]),
+        "{v}"
+    );
+    let (s, _) = json(addr, "/stores/sessions/keys/k?from=0");
+    assert_eq!(s, 400, "from/to apply to window stores only");
+    streams.close().unwrap();
+}
