@@ -7,7 +7,8 @@
 //! hands them to [`KeyValueStore::commit`]).
 //!
 //! Invariants: [`KeyValueStore::restore`] is **not** logged: restored records come from the
-//! changelog and go straight to the inner store. After `close`, writes fail with
+//! changelog and go straight to the inner store. Nor is [`KeyValueStore::delete_range`]: it drops
+//! expired segments locally, and the changelog topic's retention drops them in Kafka. After `close`, writes fail with
 //! [`StateError::Closed`] before anything is sent.
 
 use std::ops::Bound;
@@ -101,6 +102,13 @@ impl<S: KeyValueStore> KeyValueStore for ChangeLoggingStore<S> {
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StateError> {
         self.log(&batch.writes)?;
         self.inner.apply(batch)
+    }
+
+    /// Not logged: dropping a range (an expired segment) is local housekeeping; the changelog
+    /// topic's retention removes the same records in Kafka.
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<(), StateError> {
+        self.check_open()?;
+        self.inner.delete_range(from, to)
     }
 
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Result<KvIter<'_>, StateError> {
@@ -247,6 +255,25 @@ mod tests {
         assert!(log.lock().unwrap().is_empty());
         assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
         assert_eq!(store.committed_offsets().unwrap(), Offsets::from([(0, 5)]));
+    }
+
+    #[test]
+    fn delete_range_is_not_logged() {
+        let (mut store, log) = logged(false);
+        store.put(b"a", b"1").unwrap();
+        store.put(b"b", b"2").unwrap();
+        store.delete_range(b"a", b"b").unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![entry("a", Some("1")), entry("b", Some("2"))]
+        );
+        assert_eq!(store.get(b"a").unwrap(), None);
+        assert_eq!(store.get(b"b").unwrap(), Some(b"2".to_vec()));
+        store.close().unwrap();
+        assert!(matches!(
+            store.delete_range(b"a", b"z"),
+            Err(StateError::Closed { .. })
+        ));
     }
 
     #[test]

@@ -114,6 +114,26 @@ pub enum StateError {
         /// The rejected offset.
         offset: i64,
     },
+
+    /// A window or session store was configured with values it cannot work with, or its stored
+    /// keys were laid out under another configuration (a changed segment interval).
+    #[error("store `{store}`: invalid configuration: {detail}")]
+    InvalidConfig {
+        /// The store.
+        store: String,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A write a window or session store cannot represent (a session ending before it starts,
+    /// the duplicate numbers of one window used up); nothing was written.
+    #[error("store `{store}`: invalid write: {detail}")]
+    InvalidWrite {
+        /// The store.
+        store: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl StateError {
@@ -134,7 +154,9 @@ impl StateError {
             StateError::Closed { .. }
             | StateError::Io { .. }
             | StateError::ChangelogSend { .. }
-            | StateError::InvalidOffsets { .. } => ErrorKind::Fatal,
+            | StateError::InvalidOffsets { .. }
+            | StateError::InvalidConfig { .. }
+            | StateError::InvalidWrite { .. } => ErrorKind::Fatal,
         }
     }
 
@@ -149,7 +171,9 @@ impl StateError {
             | StateError::Io { store, .. }
             | StateError::Corrupted { store, .. }
             | StateError::ChangelogSend { store, .. }
-            | StateError::InvalidOffsets { store, .. } => store,
+            | StateError::InvalidOffsets { store, .. }
+            | StateError::InvalidConfig { store, .. }
+            | StateError::InvalidWrite { store, .. } => store,
         }
     }
 

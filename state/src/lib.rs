@@ -8,6 +8,8 @@
 //! * [`ChangeLoggingStore`], which sends every write to a [`ChangelogSink`], and
 //!   [`CachingStore`], which holds an open transaction's writes until commit and caches reads;
 //! * [`StoreBuilder`], the one place the layers are composed: Logging(Caching(backend));
+//! * [`WindowStore`] and [`SessionStore`]: segmented key layouts with expiry laid over any
+//!   key-value stack (not backends of their own; see the `window` module);
 //! * restore planning ([`plan_restore`], [`restore_batch`]): pure functions; the algorithm is
 //!   written down in the [`restore`] module.
 //!
@@ -28,6 +30,7 @@ mod memory;
 pub mod restore;
 mod rocks;
 mod store;
+mod window;
 
 pub use builder::StoreBuilder;
 pub use caching::CachingStore;
@@ -43,3 +46,4 @@ pub use rocks::{
     Compression, PRIVATE_BLOCK_CACHE_BYTES, RocksDbConfig, RocksDbStore, SharedBlockCache,
 };
 pub use store::{KeyValueStore, KvIter, Offsets, Write, WriteBatch};
+pub use window::{SessionStore, SessionStoreConfig, WindowStore, WindowStoreConfig};

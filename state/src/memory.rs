@@ -92,6 +92,19 @@ impl KeyValueStore for InMemoryStore {
         Ok(())
     }
 
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<(), StateError> {
+        self.open()?;
+        if from >= to {
+            return Ok(());
+        }
+        // Split off `[from, ..)`, then put back its part from `to` on. Expired segments are the
+        // lowest keys, so nothing usually lies below `from` and `append` is a swap.
+        let mut tail = self.entries.split_off(from);
+        let mut above = tail.split_off(to);
+        self.entries.append(&mut above);
+        Ok(())
+    }
+
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Result<KvIter<'_>, StateError> {
         self.scan(KeyRange::new(from, to), false)
     }

@@ -78,6 +78,32 @@ pub trait KeyValueStore: Send {
     /// Applies a batch of writes together with the changelog offsets it reaches, atomically.
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StateError>;
 
+    /// Removes every key in the half-open range `[from, to)`; nothing when `from >= to`.
+    ///
+    /// Meant for dropping a whole expired segment of a window or session store at once, so the
+    /// layers treat it as **local housekeeping**, not as a write of the open transaction:
+    /// * it is **not logged** to the changelog (the changelog topic's own retention removes old
+    ///   windows in Kafka, as in Kafka Streams);
+    /// * it is **not held back** until commit: a caching layer drops its buffered and cached
+    ///   entries in the range and deletes the range from the store below at once.
+    ///
+    /// The default deletes key by key through [`KeyValueStore::delete`]; every layer of this crate
+    /// overrides it (a layer that only forwards must forward this too, or its deletes would be
+    /// logged one by one).
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<(), StateError> {
+        if from >= to {
+            return Ok(());
+        }
+        let keys = self
+            .range(Bound::Included(from), Bound::Excluded(to))?
+            .map(|entry| entry.map(|(key, _)| key))
+            .collect::<Result<Vec<_>, _>>()?;
+        for key in keys {
+            self.delete(&key)?;
+        }
+        Ok(())
+    }
+
     /// Keys in `[from, to]` per the bounds, ascending.
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Result<KvIter<'_>, StateError>;
 
@@ -168,6 +194,9 @@ impl<S: KeyValueStore + ?Sized> KeyValueStore for Box<S> {
     }
     fn apply(&mut self, batch: WriteBatch) -> Result<(), StateError> {
         (**self).apply(batch)
+    }
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<(), StateError> {
+        (**self).delete_range(from, to)
     }
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Result<KvIter<'_>, StateError> {
         (**self).range(from, to)

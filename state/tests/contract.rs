@@ -23,6 +23,8 @@ macro_rules! contract {
                 cases::restore_applies_directly,
                 cases::closed_store_refuses_everything,
                 cases::reopen_keeps_data_and_offsets,
+                cases::delete_range_bounds_and_empty_ranges,
+                cases::delete_range_covers_uncommitted_writes,
                 scans::range_all_bound_combinations,
                 scans::reverse_range_all_bound_combinations,
                 scans::prefix_scans,

@@ -5,6 +5,7 @@
 //! for partitions we no longer own would be rejected); on assignment it records the new
 //! partitions, and the thread creates and restores their tasks after `poll` returns.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -279,22 +280,44 @@ impl GroupConsumer {
         ends.get(&(topic.to_owned(), partition)).copied()
     }
 
-    /// Records of `topic`/`partition` on the broker after `next_offset` (the offset after the
-    /// last record fetched; `None`: nothing fetched yet, the consumer's position then), from
-    /// what librdkafka's last fetch response said (no request); `None` when not known yet.
-    pub(crate) fn lag(&self, topic: &str, partition: i32, next_offset: Option<i64>) -> Option<i64> {
-        let end = crate::watermarks::cached_end_offset(self.inner.client(), topic, partition)?;
-        let next = match next_offset {
-            Some(o) => o,
-            None => {
-                let positions = self.inner.position().ok()?;
-                match positions.find_partition(topic, partition)?.offset() {
-                    Offset::Offset(o) => o,
-                    _ => return None,
-                }
+    /// Records of `topic`/`partition` on the broker from `next_offset` on (the offset after the
+    /// last record fetched; `None`: nothing fetched yet, then the group's committed offset
+    /// `start`, else the partition's first offset, where `auto.offset.reset=earliest` starts),
+    /// from what librdkafka's last fetch response said (no request); `None` when not known yet.
+    pub(crate) fn lag(
+        &self,
+        topic: &str,
+        partition: i32,
+        next_offset: Option<i64>,
+        start: Option<i64>,
+    ) -> Option<i64> {
+        let (low, high) =
+            crate::watermarks::cached_watermarks(self.inner.client(), topic, partition)?;
+        let next = next_offset.or(start).unwrap_or(low).max(low);
+        Some(high.saturating_sub(next).max(0))
+    }
+
+    /// The group's committed offsets of `partitions` (a request to the coordinator); a
+    /// partition without one is left out.
+    pub(crate) fn committed(&self, partitions: &[TopicPartition]) -> HashMap<TopicPartition, i64> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in partitions {
+            tpl.add_partition(t, *p);
+        }
+        match self.inner.committed_offsets(tpl, Duration::from_secs(10)) {
+            Ok(got) => got
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                    _ => None,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading committed offsets failed; an ordered task waits for its first fetches");
+                HashMap::new()
             }
-        };
-        Some(end.saturating_sub(next).max(0))
+        }
     }
 
     /// Moves the fetch position of a partition back (a record arrived for a task still restoring).

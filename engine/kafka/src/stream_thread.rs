@@ -113,6 +113,10 @@ pub(crate) struct ThreadCore {
     clock: LoopClock,
     /// Offsets of the last successful commit, per input partition.
     committed: HashMap<TopicPartition, i64>,
+    /// Where the consumer starts in each input partition of a task that orders its input
+    /// (the group's committed offset at assignment): the lag of a partition nothing was
+    /// fetched from yet counts from here.
+    starts: HashMap<TopicPartition, i64>,
     status: WorkerStatus,
     /// Whether the task list changed since it was last published.
     status_changed: bool,
@@ -169,11 +173,13 @@ impl ThreadCore {
         };
         let mut to_pause = Vec::new();
         let mut to_resume = Vec::new();
+        let mut created = Vec::new();
         for (topic, partition) in pending {
             let Some(id) = self.task_of(&topic, partition) else {
                 continue;
             };
             if !self.tasks.contains_key(&id) {
+                created.push(id);
                 let task = ActiveTask::create(&env, id)?;
                 tracing::info!(thread = %self.name, task = %id, state = ?task.state, "task created");
                 self.tasks.insert(id, task);
@@ -190,7 +196,24 @@ impl ThreadCore {
             }
         }
         consumer.set_paused(&to_resume, false)?;
-        consumer.set_paused(&to_pause, true)
+        consumer.set_paused(&to_pause, true)?;
+        // A new task that orders its input needs to know where each of its partitions starts
+        // (the committed offset: after a recovery or a reassignment, not where it started
+        // before).
+        let fresh: Vec<TopicPartition> = created
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| t.task.orders_input())
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        if !fresh.is_empty() {
+            let committed = consumer.committed(&fresh);
+            for tp in fresh {
+                let at = committed.get(&tp).copied().unwrap_or(0);
+                self.starts.insert(tp, at);
+            }
+        }
+        Ok(())
     }
 
     /// Commits every task: the steps `weir_runtime::commit` decides, in its order.
@@ -281,6 +304,7 @@ impl ThreadCore {
         }
         self.pending
             .retain(|(t, p)| !partitions.iter().any(|(rt, rp)| rt == t && rp == p));
+        self.starts.retain(|tp, _| !partitions.contains(tp));
         Ok(())
     }
 
@@ -379,7 +403,13 @@ impl ThreadCore {
         }
         loop {
             let (now, timed) = self.clock.tick();
-            let mut lag = |t: &str, p: i32, next: Option<i64>| consumer.lag(t, p, next);
+            let starts = &self.starts;
+            let mut lag = |t: &str, p: i32, next: Option<i64>| {
+                let start = starts
+                    .iter()
+                    .find_map(|((st, sp), o)| (*sp == p && st == t).then_some(*o));
+                consumer.lag(t, p, next, start)
+            };
             let Some(mut q) = task.task.next_queued(now, &mut lag) else {
                 break;
             };
@@ -566,6 +596,7 @@ pub(crate) fn run(spec: ThreadSpec) -> Result<(), StreamsError> {
         last_commit: Instant::now(),
         clock: LoopClock::default(),
         committed: HashMap::default(),
+        starts: HashMap::default(),
         status: spec.status.clone(),
         status_changed: true,
         metrics: ThreadMetrics::new(&spec.topology.application_id),

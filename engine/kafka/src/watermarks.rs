@@ -13,13 +13,14 @@ use std::ffi::CString;
 use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
 use rdkafka::client::{Client, ClientContext};
 
-/// The end offset of `topic`/`partition` as of the consumer's last fetch response; `None` when
-/// not known yet (no fetch answered) or the topic name cannot be given to C.
-pub(crate) fn cached_end_offset<C: ClientContext>(
+/// The (low, high) offsets of `topic`/`partition` as of the consumer's last fetch response
+/// (the high one: the last stable offset under read_committed); `None` when not known yet (no
+/// fetch answered) or the topic name cannot be given to C.
+pub(crate) fn cached_watermarks<C: ClientContext>(
     client: &Client<C>,
     topic: &str,
     partition: i32,
-) -> Option<i64> {
+) -> Option<(i64, i64)> {
     let topic = CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: `client.native_ptr()` is a live `rd_kafka_t` for as long as `client` is borrowed;
@@ -35,5 +36,6 @@ pub(crate) fn cached_end_offset<C: ClientContext>(
             &mut high,
         )
     };
-    (err == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+    (err == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some((low.max(0), high))
 }

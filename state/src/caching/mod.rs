@@ -190,6 +190,25 @@ impl<S: KeyValueStore> KeyValueStore for CachingStore<S> {
         }
     }
 
+    /// Deletes the range from the inner store at once (not at commit: see
+    /// [`KeyValueStore::delete_range`]), then drops the uncommitted writes and cached entries in
+    /// it. If the inner store fails, nothing here changes.
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<(), StateError> {
+        self.check_open()?;
+        if from >= to {
+            return Ok(());
+        }
+        self.inner.delete_range(from, to)?;
+        let mut tail = self.dirty.split_off(from);
+        let mut above = tail.split_off(to);
+        self.dirty.append(&mut above);
+        for (key, value) in tail {
+            self.dirty_bytes -= cost(&key, value.as_deref());
+        }
+        self.cache.get_mut().remove_range(from, to);
+        Ok(())
+    }
+
     fn range(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Result<KvIter<'_>, StateError> {
         self.check_open()?;
         let inner = self.inner.range(from, to)?;

@@ -83,6 +83,19 @@ impl ReadCache {
         }
     }
 
+    /// Forgets every key in `[from, to)` (one pass over the cache).
+    pub(crate) fn remove_range(&mut self, from: &[u8], to: &[u8]) {
+        let mut bytes = self.bytes;
+        self.map.retain(|key, slot| {
+            let inside = from <= key.as_slice() && key.as_slice() < to;
+            if inside {
+                bytes -= cost(key, slot.value.as_deref());
+            }
+            !inside
+        });
+        self.bytes = bytes;
+    }
+
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.map = HashMap::new();
@@ -141,6 +154,10 @@ mod tests {
         assert_eq!(cache.bytes(), cost(b"a", Some(b"22")) + cost(b"b", None));
         cache.remove(b"a");
         assert_eq!(cache.bytes(), cost(b"b", None));
+        cache.insert(b"c".to_vec(), Some(b"3".to_vec()));
+        cache.insert(b"d".to_vec(), None);
+        cache.remove_range(b"b", b"d");
+        assert_eq!((cache.len(), cache.bytes()), (1, cost(b"d", None)));
         cache.clear();
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
     }

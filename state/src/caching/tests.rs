@@ -252,3 +252,33 @@ fn count_includes_uncommitted_writes() {
     store.delete(b"d").unwrap(); // absent: no change
     assert_eq!(store.approximate_num_entries().unwrap(), 2);
 }
+
+#[test]
+fn delete_range_reaches_the_inner_store_at_once_and_drops_dirty_writes() {
+    let mut store = caching();
+    store
+        .put_all(vec![
+            w("a", Some("1")),
+            w("b", Some("1")),
+            w("c", Some("1")),
+        ])
+        .unwrap();
+    store.commit(Offsets::new()).unwrap();
+    assert_eq!(store.get(b"b").unwrap(), Some(b"1".to_vec())); // cached
+    store
+        .put_all(vec![w("a", Some("2")), w("bb", Some("2")), w("c", None)])
+        .unwrap();
+    let outside = store.dirty_bytes() - cost(b"bb", Some(b"2")) - cost(b"a", Some(b"2"));
+    store.delete_range(b"a", b"c").unwrap();
+    // The inner store lost `a` and `b` without a commit; `c`'s pending delete stays pending.
+    assert_eq!(store.inner().store.get(b"a").unwrap(), None);
+    assert_eq!(store.inner().store.get(b"b").unwrap(), None);
+    assert_eq!(store.inner().store.get(b"c").unwrap(), Some(b"1".to_vec()));
+    assert_eq!((store.dirty_len(), store.dirty_bytes()), (1, outside));
+    for key in [&b"a"[..], b"b", b"bb", b"c"] {
+        assert_eq!(store.get(key).unwrap(), None, "{key:?}");
+    }
+    store.delete_range(b"z", b"a").unwrap(); // empty
+    store.commit(Offsets::new()).unwrap();
+    assert_eq!(store.inner().store.all().unwrap().count(), 0);
+}

@@ -137,6 +137,19 @@ impl RocksDbStore {
     }
 }
 
+/// A key smaller than `key` and close below it (`None` for the empty key): `key` without its last
+/// byte when that byte is 0, else `key` with its last byte decremented and a run of `0xff`
+/// appended. Files ending between the result and `key` are merely left to compaction.
+fn strictly_below(key: &[u8]) -> Option<Vec<u8>> {
+    let (&last, head) = key.split_last()?;
+    let mut below = head.to_vec();
+    if last > 0 {
+        below.push(last - 1);
+        below.extend_from_slice(&[0xff; 16]);
+    }
+    Some(below)
+}
+
 fn checkpoint_cf<'a>(store: &str, db: &'a DB) -> Result<&'a ColumnFamily, StateError> {
     db.cf_handle(CHECKPOINT_CF)
         .ok_or_else(|| StateError::Corrupted {
@@ -208,6 +221,28 @@ impl KeyValueStore for RocksDbStore {
         db.write_opt(rocks, &self.write_opts)
             .map_err(|e| self.write_error(e))?;
         self.offsets.extend(batch.offsets);
+        Ok(())
+    }
+
+    /// One range tombstone (O(1), written through the write-ahead log like any batch), then the
+    /// SST files lying wholly inside the range are dropped at once, so an expired segment's disk
+    /// space comes back without waiting for compaction (RocksDB's recipe for large deletions).
+    /// What the remaining files hold of the range goes at their next compaction.
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<(), StateError> {
+        let db = self.db()?;
+        if from >= to {
+            return Ok(());
+        }
+        let mut rocks = rocksdb::WriteBatch::default();
+        rocks.delete_range(from, to);
+        db.write_opt(rocks, &self.write_opts)
+            .map_err(|e| self.write_error(e))?;
+        // RocksDB's file range is inclusive at the end: stop strictly below `to`, or a file ending
+        // in a tombstone of the key `to` could go and resurrect an older value of `to`.
+        if let Some(below) = strictly_below(to).filter(|below| from <= below.as_slice()) {
+            db.delete_file_in_range(from, below.as_slice())
+                .map_err(|e| self.write_error(e))?;
+        }
         Ok(())
     }
 
@@ -294,6 +329,51 @@ impl KeyValueStore for RocksDbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strictly_below_is_below() {
+        assert_eq!(strictly_below(b""), None);
+        for key in [&b"a"[..], b"a\0", b"\0", b"ab\xff", &[0, 0, 1]] {
+            let below = strictly_below(key).unwrap();
+            assert!(below.as_slice() < key, "{key:?}");
+        }
+        assert_eq!(strictly_below(b"a\0"), Some(b"a".to_vec()));
+    }
+
+    #[test]
+    fn delete_range_drops_whole_files_and_keeps_the_end_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = RocksDbConfig::default();
+        let key = |i: u32| i.to_be_bytes();
+        // Two generations, each flushed (by close) and compacted on its own into its own file.
+        for (lo, hi) in [(0, 10_000), (10_000, 20_000)] {
+            let mut store = RocksDbStore::open("s", dir.path(), &config).unwrap();
+            for i in lo..hi {
+                store.put(&key(i), &[1; 32]).unwrap();
+            }
+            store.close().unwrap();
+            let store = RocksDbStore::open("s", dir.path(), &config).unwrap();
+            let db = store.db.as_ref().unwrap();
+            db.compact_range(Some(key(lo)), Some(key(hi)));
+        }
+        let mut store = RocksDbStore::open("s", dir.path(), &config).unwrap();
+        let sst_bytes = |store: &RocksDbStore| {
+            let db = store.db.as_ref().unwrap();
+            db.property_int_value(properties::TOTAL_SST_FILES_SIZE)
+                .unwrap()
+                .unwrap()
+        };
+        let before = sst_bytes(&store);
+        store.delete_range(&key(0), &key(10_000)).unwrap();
+        assert!(sst_bytes(&store) < before / 4 * 3, "no file was dropped");
+        assert_eq!(store.get(&key(0)).unwrap(), None);
+        assert_eq!(store.get(&key(9_999)).unwrap(), None);
+        assert!(store.get(&key(10_000)).unwrap().is_some());
+        assert_eq!(store.all().unwrap().count(), 10_000);
+        store.close().unwrap();
+        let store = RocksDbStore::open("s", dir.path(), &config).unwrap();
+        assert_eq!(store.all().unwrap().count(), 10_000);
+    }
 
     #[test]
     fn checkpoint_survives_reopen() {

@@ -249,6 +249,7 @@ pub fn closed_store_refuses_everything<F: Fixture>() {
     closed(s.get(b"a"));
     closed(s.put(b"b", b"2"));
     closed(s.delete(b"a"));
+    closed(s.delete_range(b"a", b"b"));
     closed(s.put_all(writes()));
     closed(s.apply(WriteBatch {
         writes: writes(),
@@ -311,4 +312,103 @@ pub fn reopen_keeps_data_and_offsets<F: Fixture>() {
         s.committed_offsets().unwrap(),
         Offsets::from([(0, 42), (4, 2)])
     );
+}
+
+pub fn delete_range_bounds_and_empty_ranges<F: Fixture>() {
+    let mut f = F::new();
+    let mut s = f.open();
+    let keys: &[&[u8]] = &[
+        b"",
+        b"a",
+        b"a\0",
+        b"ab",
+        b"b",
+        b"b\0",
+        b"ba",
+        b"c",
+        &[0xff, 0xff],
+    ];
+    let mut model = Model::new();
+    for &key in keys {
+        s.put(key, key).unwrap();
+        model.insert(key.to_vec(), key.to_vec());
+    }
+    settle::<F>(&mut s);
+    // Empty and inverted ranges delete nothing.
+    s.delete_range(b"b", b"b").unwrap();
+    s.delete_range(b"c", b"a").unwrap();
+    s.delete_range(b"a\0\0", b"a\0\x01").unwrap();
+    assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    // `from` is included, `to` excluded; keys extending `to` lie above it.
+    s.delete_range(b"a\0", b"b").unwrap();
+    for key in [&b"a\0"[..], b"ab"] {
+        model.remove(key);
+    }
+    settle::<F>(&mut s);
+    assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    assert_eq!(s.get(b"b").unwrap(), some(b"b"));
+    assert_eq!(s.get(b"a").unwrap(), some(b"a"));
+    // From the empty key (the smallest) up to a binary bound.
+    s.delete_range(b"", b"b\0").unwrap();
+    for key in [&b""[..], b"a", b"b"] {
+        model.remove(key);
+    }
+    assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    // The range can be written again.
+    s.put(b"a", b"again").unwrap();
+    model.insert(b"a".to_vec(), b"again".to_vec());
+    settle::<F>(&mut s);
+    assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    if F::EXACT_COUNT {
+        assert_eq!(s.approximate_num_entries().unwrap(), model.len() as u64);
+    }
+    if F::PERSISTENT {
+        s.commit(Offsets::from([(0, 1)])).unwrap();
+        s.close().unwrap();
+        drop(s);
+        let s = f.open();
+        assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    }
+}
+
+pub fn delete_range_covers_uncommitted_writes<F: Fixture>() {
+    let mut f = F::new();
+    let mut s = f.open();
+    let mut model = Model::new();
+    for i in 0..10u8 {
+        s.put(&[i], b"committed").unwrap();
+        model.insert(vec![i], b"committed".to_vec());
+    }
+    s.commit(Offsets::new()).unwrap();
+    // Uncommitted (in buffering layers) overwrites, deletes and new keys, in and out of range.
+    for (key, value) in [
+        (vec![2], Some(&b"new"[..])),
+        (vec![3], None),
+        (vec![3, 0], Some(b"new")),
+        (vec![7], Some(b"new")),
+        (vec![8], None),
+        (vec![9, 9], Some(b"new")),
+    ] {
+        match value {
+            Some(v) => {
+                s.put(&key, v).unwrap();
+                model.insert(key, v.to_vec());
+            }
+            None => {
+                s.delete(&key).unwrap();
+                model.remove(&key);
+            }
+        }
+    }
+    s.delete_range(&[2], &[7]).unwrap();
+    model.retain(|k, _| !(k.as_slice() >= &[2][..] && k.as_slice() < &[7][..]));
+    assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    assert_eq!(s.get(&[3, 0]).unwrap(), None);
+    s.commit(Offsets::from([(0, 3)])).unwrap();
+    assert_eq!(collect(s.all().unwrap()), model_entries(&model));
+    assert_eq!(s.get(&[7]).unwrap(), some(b"new"));
+    assert_eq!(s.get(&[8]).unwrap(), None);
+    if F::EXACT_COUNT {
+        assert_eq!(s.approximate_num_entries().unwrap(), model.len() as u64);
+    }
 }

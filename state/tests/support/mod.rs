@@ -1,7 +1,12 @@
-//! Fixtures of the contract suite: how to open (and reopen) each store stack under test.
+//! Fixtures of the contract suites: how to open (and reopen) each store stack under test, and
+//! the cases of every suite (each test crate runs a part of them).
+#![allow(dead_code)]
 
 pub mod cases;
 pub mod scans;
+pub mod sessions;
+pub mod windows;
+pub mod windows_model;
 
 use std::sync::{Arc, Mutex};
 

@@ -153,22 +153,22 @@ pub fn prefix_scans<F: Fixture>() {
 }
 
 /// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
     /// Short keys over a tiny alphabet, so operations collide and prefixes overlap.
-    fn key(&mut self) -> Vec<u8> {
+    pub fn key(&mut self) -> Vec<u8> {
         const ALPHABET: [u8; 4] = [0x00, 0x01, 0x7f, 0xff];
         (0..self.below(4))
             .map(|_| ALPHABET[self.below(4) as usize])
