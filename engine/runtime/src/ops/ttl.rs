@@ -57,18 +57,6 @@ impl Ttl {
         Ok(())
     }
 
-    /// Forgets `key` (it was deleted).
-    pub fn forget(&self, idx: &mut dyn KeyValueStore, key: &[u8]) -> Result<(), StreamsError> {
-        let mut by_key = Vec::with_capacity(1 + key.len());
-        by_key.push(0);
-        by_key.extend_from_slice(key);
-        if let Some(old) = idx.get(&by_key)?.as_deref().and_then(from_ordered) {
-            idx.delete(&Self::by_time(old, key))?;
-        }
-        idx.delete(&by_key)?;
-        Ok(())
-    }
-
     fn by_time(ts: i64, key: &[u8]) -> Vec<u8> {
         let mut k = Vec::with_capacity(9 + key.len());
         k.push(1);
