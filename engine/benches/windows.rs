@@ -15,6 +15,7 @@
 //!
 //! Run: `./weir bench -p weir-engine --bench windows` (shorter: `-- --warm-up-time 1
 //! --measurement-time 2`). Figures of one run are in the issue note and README's Performance.
+#![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -62,7 +63,7 @@ fn bench_window_store(c: &mut Criterion, name: &str, mut kv: Box<dyn KeyValueSto
         let start = (n / 1_000) as i64 * 10_000;
         store.put(kv, &keys[i], start, Some(&value)).expect("put");
         n += 1;
-        if n % 1_024 == 0 {
+        if n.is_multiple_of(1_024) {
             kv.commit(Offsets::from([(0, n as i64)])).expect("commit");
         }
     };
