@@ -56,6 +56,9 @@ fn parse(text: &str) -> Result<u64, String> {
     if text.is_empty() {
         return Err(HOW.into());
     }
+    if text.contains(char::is_whitespace) {
+        return Err(format!("a duration has no spaces; {HOW}"));
+    }
     let mut rest = text;
     let mut total: u64 = 0;
     while !rest.is_empty() {

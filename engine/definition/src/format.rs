@@ -362,6 +362,38 @@ mod tests {
     }
 
     #[test]
+    fn windowed_keys_are_json_objects_in_kafka_streams_layout() {
+        let time = Format::Windowed(WindowedKey {
+            inner: Box::new(Format::String),
+            window: WindowedFormat::Time { size_ms: 10 },
+        });
+        let key = json!({"key": "k", "start": 20, "end": 30});
+        let bytes = time.encode("t", &key).unwrap();
+        assert_eq!(bytes, [b"k".as_slice(), &20i64.to_be_bytes()].concat());
+        assert_eq!(time.decode("t", &bytes).unwrap(), key);
+        let session = Format::Windowed(WindowedKey {
+            inner: Box::new(Format::Json),
+            window: WindowedFormat::Session,
+        });
+        let key = json!({"key": {"id": 1}, "start": 5, "end": 9});
+        let bytes = session.encode("t", &key).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                br#"{"id":1}"#.as_slice(),
+                &9i64.to_be_bytes(),
+                &5i64.to_be_bytes()
+            ]
+            .concat()
+        );
+        assert_eq!(session.decode("t", &bytes).unwrap(), key);
+        assert!(time.encode("t", &json!("k")).is_err());
+        assert!(time.decode("t", b"short").is_err());
+        assert_ne!(time, session);
+        assert_eq!(time.computed(), Format::String);
+    }
+
+    #[test]
     fn failed_values_are_process_errors() {
         let mut m = Map::new();
         m.insert(

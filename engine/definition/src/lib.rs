@@ -22,20 +22,24 @@
 //! `tables` (global or co-partitioned) and `streams`; a stream reads a topic (`from:`) or
 //! continues another (`stream: NAME`, or `NAME.BRANCH` after a `branch`), and runs `steps`, each
 //! a mapping whose first step-named key is its kind: `filter`, `filter_not`, `map_values`, `map`,
-//! `select_key`, `flat_map_values`, `flat_map`, `log`, `lookup`, `branch`, `merge`, `group_by`,
-//! `group_by_key`, `count`, `aggregate`, `reduce`, `to_stream`, `repartition`, `to`. Every step
-//! takes `name:` (the name of the node it adds).
+//! `select_key`, `flat_map_values`, `flat_map`, `log`, `lookup`, `join`, `branch`, `merge`,
+//! `group_by`, `group_by_key`, `count`, `aggregate`, `reduce`, `to_stream`, `repartition`, `to`.
+//! Every step takes `name:` (the name of the node it adds). Time: `window:` and `emit:` on a
+//! grouping make its aggregation windowed (keys `{"key", "start", "end"}` to expressions),
+//! `join:` joins two streams within a window, `timestamp:` on a source gives its event time.
 //!
-//! Layers: `yaml` (tree with positions) → `schema` + `read_steps` (the typed definition of
-//! `steps`; expressions compiled by `expr` in the environment of `functions`, errors placed by
-//! `locate`) → `build` + `apply` + `ops` (DSL calls). Records are `serde_json::Value` encoded by
-//! a [`Format`]; `convert` maps them to CEL and back; `failure` says what a failing expression
-//! does to its record.
+//! Layers: `yaml` (tree with positions) → `schema` + `read_steps` + `windows` (the typed
+//! definition of `steps`; expressions compiled by `expr` in the environment of `functions`,
+//! durations read by `duration`, errors placed by `locate`) → `build` + `apply` + `windowed` +
+//! `ops` (DSL calls). Records are `serde_json::Value` encoded by a [`Format`], but for the types
+//! the DSL fixes (windowed keys, windowed counts: `typed`); `convert` maps them to CEL and back;
+//! `failure` says what a failing expression does to its record.
 //!
 //! Invariants: every load error is a [`DefinitionError`] naming `file:line:col`; nothing
 //! evaluated per record panics (a failed expression becomes a `StreamsError::Process` at the
-//! record's next write, see `failure`). Not supported (yet): the record's timestamp and headers
-//! in expressions and topics chosen per record, since the DSL's operators give closures neither.
+//! record's next write, see `failure`). Not supported (yet): the record's timestamp (outside a
+//! source's `timestamp:`) and headers in expressions and topics chosen per record, since the
+//! DSL's operators give closures neither.
 
 mod apply;
 mod build;
