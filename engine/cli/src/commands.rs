@@ -198,7 +198,9 @@ fn golden_format(topic: &str, f: &Format) -> Result<golden::Format, Failure> {
         Format::String => Ok(golden::Format::String),
         Format::Json => Ok(golden::Format::Json),
         Format::I64 => Ok(golden::Format::I64),
-        Format::Avro(_) | Format::RegistryAvro(_) => Ok(golden::Format::Definition(f.clone())),
+        Format::Avro(_) | Format::RegistryAvro(_) | Format::Windowed(_) => {
+            Ok(golden::Format::Definition(f.clone()))
+        }
         _ => Err(Failure::BadInput(format!(
             "topic `{topic}`: weir try reads and writes string, json and i64 records; this topic's format is not supported by try yet"
         ))),

@@ -140,6 +140,11 @@ impl<K: 'static> Serde<Windowed<K>> for WindowedSerde<K> {
         }
     }
 
+    fn prepare(&self, topic: &str) -> Result<(), StreamsError> {
+        // A Schema Registry key serde registers its schema for the topic it writes.
+        self.inner.prepare(topic)
+    }
+
     fn bytes_to_json(&self, bytes: &[u8]) -> Option<Result<serde_json::Value, String>> {
         let (key, window) = match self.split("", bytes) {
             Ok(kw) => kw,
