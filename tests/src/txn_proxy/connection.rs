@@ -1,0 +1,331 @@
+//! One proxied client connection: two threads, one per direction, that move whole Kafka frames
+//! (`i32` size, then the message).
+//!
+//! * Client → broker: each request's header (api key, version, correlation id) is noted —
+//!   for Fetch also its isolation level and fetch offsets — before the frame is forwarded
+//!   unchanged.
+//! * Broker → client: each response is matched to its request by correlation id. A Fetch
+//!   response to a `read_committed` request is rewritten (`filter`, with the `abort_index`
+//!   caught up first); an ApiVersions response gets Fetch capped (`api_versions`); everything
+//!   else goes through byte for byte.
+//!
+//! Nothing here panics on what the peers send: a frame that cannot be decoded is forwarded as
+//! it came and counted ([`Counters::undecodable`]); a stream that cannot be framed (a negative
+//! or absurd size) is copied raw from there on and counted ([`Counters::unframed`]).
+
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::codec::{Reader, Writer};
+use super::fetch::{self, FetchRequest};
+use super::{Shared, api_versions, filter};
+
+const API_FETCH: i16 = 1;
+const API_VERSIONS: i16 = 18;
+/// The largest frame the proxy buffers; larger sizes are taken for garbage.
+const MAX_FRAME: usize = 512 * 1024 * 1024;
+
+/// What the response to a request needs from it.
+#[derive(Debug)]
+enum Pending {
+    ApiVersions { version: i16 },
+    Fetch { version: i16, request: FetchRequest },
+}
+
+type PendingMap = Arc<Mutex<HashMap<i32, Pending>>>;
+
+/// Starts forwarding between `client` and `broker` on two threads.
+pub(super) fn spawn(shared: &Arc<Shared>, client: TcpStream, broker: TcpStream) -> io::Result<()> {
+    client.set_nodelay(true)?;
+    broker.set_nodelay(true)?;
+    let pending: PendingMap = Arc::default();
+    if let Ok(mut live) = shared.live.lock() {
+        live.push(client.try_clone()?);
+        live.push(broker.try_clone()?);
+    }
+    let (c_in, b_out) = (client.try_clone()?, broker.try_clone()?);
+    if !shared.filtering.load(Ordering::SeqCst) {
+        for (name, mut from, mut to) in [("requests", c_in, b_out), ("responses", broker, client)] {
+            std::thread::Builder::new()
+                .name(format!("txn-proxy-raw-{name}"))
+                .spawn(move || {
+                    let _ = io::copy(&mut from, &mut to);
+                    close(&from, &to);
+                })?;
+        }
+        return Ok(());
+    }
+    let (s, p) = (shared.clone(), pending.clone());
+    std::thread::Builder::new()
+        .name("txn-proxy-requests".into())
+        .spawn(move || {
+            requests(&s, &p, c_in, b_out);
+        })?;
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("txn-proxy-responses".into())
+        .spawn(move || {
+            responses(&s, &pending, broker, client);
+        })?;
+    Ok(())
+}
+
+/// The next frame's size, `None` at a clean end of stream.
+fn frame_size(from: &mut impl Read) -> io::Result<Option<[u8; 4]>> {
+    let mut size = [0u8; 4];
+    match from.read_exact(&mut size) {
+        Ok(()) => Ok(Some(size)),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads one frame body after its size; `Err(size)` when the size is not one to buffer.
+fn frame(from: &mut impl Read, size: [u8; 4]) -> io::Result<Result<Vec<u8>, [u8; 4]>> {
+    let Some(n) = usize::try_from(i32::from_be_bytes(size))
+        .ok()
+        .filter(|n| *n <= MAX_FRAME)
+    else {
+        return Ok(Err(size));
+    };
+    let mut body = vec![0u8; n];
+    from.read_exact(&mut body)?;
+    Ok(Ok(body))
+}
+
+fn send(to: &mut impl Write, body: &[u8]) -> io::Result<()> {
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.put_i32(i32::try_from(body.len()).unwrap_or(i32::MAX));
+    out.extend_from_slice(body);
+    to.write_all(&out)
+}
+
+/// Copies the rest of a stream that could not be framed, after the size already read.
+fn raw(shared: &Shared, what: &str, size: [u8; 4], from: &mut impl Read, to: &mut TcpStream) {
+    shared.counters.unframed.fetch_add(1, Ordering::Relaxed);
+    shared.log(format_args!(
+        "{what}: frame size {} not bufferable; copying the rest of this connection unchanged",
+        i32::from_be_bytes(size)
+    ));
+    if to.write_all(&size).is_ok() {
+        let _ = io::copy(from, to);
+    }
+}
+
+fn close(a: &TcpStream, b: &TcpStream) {
+    let _ = a.shutdown(Shutdown::Both);
+    let _ = b.shutdown(Shutdown::Both);
+}
+
+fn requests(shared: &Shared, pending: &PendingMap, client: TcpStream, mut broker: TcpStream) {
+    let mut from = BufReader::with_capacity(64 * 1024, &client);
+    loop {
+        let body = match frame_size(&mut from).and_then(|s| match s {
+            Some(size) => frame(&mut from, size).map(Some),
+            None => Ok(None),
+        }) {
+            Ok(Some(Ok(body))) => body,
+            Ok(Some(Err(size))) => {
+                raw(shared, "request", size, &mut from, &mut broker);
+                break;
+            }
+            Ok(None) | Err(_) => break,
+        };
+        note_request(shared, pending, &body);
+        if send(&mut broker, &body).is_err() {
+            break;
+        }
+    }
+    close(&client, &broker);
+}
+
+/// Records what the response to this request will need; a request it cannot read is counted
+/// and forwarded all the same (its response then goes through unchanged).
+fn note_request(shared: &Shared, pending: &PendingMap, body: &[u8]) {
+    let mut r = Reader::new(body);
+    let (Ok(key), Ok(version), Ok(correlation)) = (r.i16(), r.i16(), r.i32()) else {
+        shared.undecodable(format_args!("request of {} bytes: no header", body.len()));
+        return;
+    };
+    let entry = match key {
+        API_VERSIONS => Pending::ApiVersions { version },
+        API_FETCH => {
+            // Request header v1/v2: the client id (an i16-length string in both).
+            let decoded = r.nullable_string(false).and_then(|_| {
+                fetch::decode_request(
+                    version,
+                    body.get(body.len() - r.remaining()..).unwrap_or_default(),
+                )
+            });
+            match decoded {
+                Ok(request) => Pending::Fetch { version, request },
+                Err(e) => {
+                    shared.undecodable(format_args!("Fetch request v{version}: {e}"));
+                    return;
+                }
+            }
+        }
+        _ => return,
+    };
+    pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(correlation, entry);
+}
+
+fn responses(shared: &Shared, pending: &PendingMap, broker: TcpStream, mut client: TcpStream) {
+    let mut from = BufReader::with_capacity(64 * 1024, &broker);
+    loop {
+        let body = match frame_size(&mut from).and_then(|s| match s {
+            Some(size) => frame(&mut from, size).map(Some),
+            None => Ok(None),
+        }) {
+            Ok(Some(Ok(body))) => body,
+            Ok(Some(Err(size))) => {
+                raw(shared, "response", size, &mut from, &mut client);
+                break;
+            }
+            Ok(None) | Err(_) => break,
+        };
+        let body = rewrite_response(shared, pending, body);
+        if send(&mut client, &body).is_err() {
+            break;
+        }
+    }
+    close(&broker, &client);
+}
+
+/// The response to forward: `body` itself, or its rewrite.
+fn rewrite_response(shared: &Shared, pending: &PendingMap, mut body: Vec<u8>) -> Vec<u8> {
+    let Some(correlation) = body.first_chunk::<4>().map(|c| i32::from_be_bytes(*c)) else {
+        shared.undecodable(format_args!("response of {} bytes: no header", body.len()));
+        return body;
+    };
+    let entry = pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&correlation);
+    match entry {
+        None => body,
+        Some(Pending::ApiVersions { version }) => {
+            // Response header v0: the body follows the correlation id.
+            match body
+                .get_mut(4..)
+                .map(|b| api_versions::cap_fetch(version, b, *fetch::VERSIONS.end()))
+            {
+                Some(Ok(Some(offered))) => {
+                    if shared.counters.fetch_capped.fetch_add(1, Ordering::Relaxed) == 0 {
+                        shared.log(format_args!(
+                        "ApiVersions v{version}: Fetch capped at v{} (broker offers v{offered})",
+                            fetch::VERSIONS.end()
+                        ));
+                    }
+                }
+                Some(Ok(None)) | None => {}
+                Some(Err(e)) => shared.undecodable(format_args!("ApiVersions v{version}: {e}")),
+            }
+            body
+        }
+        Some(Pending::Fetch { request, .. }) if request.isolation_level != 1 => {
+            shared
+                .counters
+                .fetch_uncommitted
+                .fetch_add(1, Ordering::Relaxed);
+            body
+        }
+        Some(Pending::Fetch { version, request }) => {
+            match rewrite_fetch(shared, version, &request, &body) {
+                Ok(rewritten) => rewritten,
+                Err(e) => {
+                    shared.undecodable(format_args!("Fetch response v{version}: {e}"));
+                    body
+                }
+            }
+        }
+    }
+}
+
+/// A read-committed Fetch response, rewritten (see `filter`).
+fn rewrite_fetch(
+    shared: &Shared,
+    version: i16,
+    request: &FetchRequest,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
+    // Response header v1 (flexible versions) ends in tagged fields.
+    let mut r = Reader::new(body);
+    r.i32().map_err(|e| e.to_string())?;
+    if fetch::is_flexible(version) {
+        r.skip_tagged_fields().map_err(|e| e.to_string())?;
+    }
+    let header_len = body.len() - r.remaining();
+    let (header, rest) = body.split_at(header_len);
+    let mut resp = fetch::decode_response(version, rest).map_err(|e| e.to_string())?;
+    {
+        let mut index = shared.index.lock().unwrap_or_else(PoisonError::into_inner);
+        for topic in &mut resp.topics {
+            for p in &mut topic.partitions {
+                if p.error_code != 0 {
+                    continue;
+                }
+                // Catch up where the answer could depend on what the index has not read: new
+                // records, or an open transaction that may have ended since.
+                let known = index.get(&topic.name, p.partition_index);
+                let stale = known.is_none_or(|t| {
+                    t.first_open().is_some()
+                        || t.next() < p.high_watermark
+                        || p.records.as_ref().is_some_and(|r| !r.is_empty())
+                });
+                if stale {
+                    if let Err(e) = index.catch_up(&topic.name, p.partition_index) {
+                        shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
+                        shared.log(format_args!("abort index: {e}"));
+                    }
+                }
+                let empty = super::abort_index::PartitionTxns::default();
+                let txns = index.get(&topic.name, p.partition_index).unwrap_or(&empty);
+                let offset = request
+                    .offsets
+                    .get(&(topic.name.clone(), p.partition_index))
+                    .copied();
+                let tansu_lso = p.last_stable_offset;
+                match filter::read_committed(p, offset, txns) {
+                    Ok(done) => {
+                        let c = &shared.counters;
+                        if p.last_stable_offset != tansu_lso
+                            && c.lso_changed.fetch_add(1, Ordering::Relaxed) < 5
+                        {
+                            shared.log(format_args!(
+                                "{}/{}: last stable offset {} (broker said {tansu_lso})",
+                                topic.name, p.partition_index, p.last_stable_offset
+                            ));
+                        }
+                        c.aborted_listed
+                            .fetch_add(done.aborted_listed as u64, Ordering::Relaxed);
+                        c.batches_held_back
+                            .fetch_add(done.batches_held_back as u64, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        // Records the proxy cannot split are not shown: the client asks again.
+                        shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
+                        shared.log(format_args!(
+                            "{}/{}: records withheld: {e}",
+                            topic.name, p.partition_index
+                        ));
+                        p.records = Some(Vec::new());
+                    }
+                }
+            }
+        }
+    }
+    shared
+        .counters
+        .fetch_committed
+        .fetch_add(1, Ordering::Relaxed);
+    let mut out = header.to_vec();
+    out.extend(fetch::encode_response(version, &resp));
+    Ok(out)
+}
