@@ -23,7 +23,9 @@
 //!   consuming them ([`consume_all`]), never from offsets or watermarks;
 //! * it writes transaction markers but never reports aborted transactions in fetch responses,
 //!   so librdkafka's `read_committed` consumers see aborted records: [`consume_all`] computes
-//!   the read-committed view itself (see [`ConsumeOpts::read_committed`]);
+//!   the read-committed view itself (see [`ConsumeOpts::read_committed`]), and a [`TxnProxy`]
+//!   in front of tansu rewrites its fetch responses to list them, for workers under
+//!   exactly-once (their restore and repartition consumers are librdkafka's);
 //! * a consumer group's first join is answered only after `session.timeout.ms / 2`: group
 //!   members in tests should set `session.timeout.ms` low ([`consume_all`] assigns partitions
 //!   manually and joins no group).

@@ -152,16 +152,36 @@ fn internal_topics_report(bootstrap: &str, app: &str) -> String {
 
 /// user-interests (repartition topic, two changelogged stores) under exactly_once_v2, SIGKILLed
 /// inside an open transaction and restarted: every user's committed counts are 1, 2, ..., n.
+///
+/// Everything goes through a [`TxnProxy`]: tansu alone never lists aborted transactions in its
+/// fetch responses, so the restarted worker's restore consumer reads the aborted transaction's
+/// changelog writes back into its stores (counts skip ahead, e.g. 10 -> 16) and its repartition
+/// consumer counts the aborted repartition records again (see the ignored variant below).
 #[test]
 fn user_interests_counts_each_search_exactly_once_across_a_sigkill() {
+    if let Err(e) = user_interests_across_a_sigkill(true) {
+        panic!("{e}");
+    }
+}
+
+/// The same run on tansu's own answers (the proxy copying bytes unchanged): the counts are not
+/// exact. Shows why the proxy is needed, and fails once tansu lists aborted transactions itself.
+#[test]
+#[ignore = "documents tansu's gap that TxnProxy closes (~25 s): run with --include-ignored"]
+fn user_interests_on_bare_tansu_counts_aborted_work_again() {
+    let e = user_interests_across_a_sigkill(false).expect_err(
+        "exact counts on tansu's own fetch answers: has tansu started listing aborted transactions?",
+    );
+    eprintln!("as expected on bare tansu: {e}");
+}
+
+/// The run behind both tests above; `Err` describes counts that are not exactly 1..=n.
+fn user_interests_across_a_sigkill(filter: bool) -> Result<(), String> {
     let t0 = Instant::now();
-    // Everything goes through a TxnProxy: tansu alone never lists aborted transactions in its
-    // fetch responses, so the restarted worker's restore consumer would read the aborted
-    // transaction's changelog writes back into its stores (counts skipping ahead, e.g. 10 ->
-    // 16) and its repartition consumer would count the aborted repartition records again.
     let port = free_port();
     let broker = Broker::start_advertising(port);
     let proxy = TxnProxy::start(port, broker.port()).unwrap();
+    proxy.set_filtering(filter);
     let bootstrap = proxy.address();
     for topic in [
         user_interests::INPUT,
@@ -230,9 +250,14 @@ fn user_interests_counts_each_search_exactly_once_across_a_sigkill() {
     let complete = counts.wait_for(Duration::from_secs(60), |rs| rs.len() >= total);
     counts.wait_idle(Duration::from_secs(3), Duration::from_secs(30));
     eprintln!(
-        "restarted run: {} counts committed {:?} after the restart",
+        "restarted run: {} counts committed {:?} after the restart; its restores:\n{}",
         counts.len(),
-        t1.elapsed()
+        t1.elapsed(),
+        w.log()
+            .lines()
+            .filter(|l| l.contains("active_task: restored"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let view = counts.txn_view();
     // The transaction open at the kill was aborted (fenced by the restarted producer), and
@@ -268,7 +293,7 @@ fn user_interests_counts_each_search_exactly_once_across_a_sigkill() {
                 );
             }
         }
-        panic!(
+        return Err(format!(
             "committed counts are not exactly 1..=n per user ({} committed for {total} searches):\n\
              {diff}{}\nproxy: {:?}\nthe restarted worker's restores:\n{}",
             counts.len(),
@@ -279,7 +304,7 @@ fn user_interests_counts_each_search_exactly_once_across_a_sigkill() {
                 .filter(|l| l.contains("active_task: restor"))
                 .collect::<Vec<_>>()
                 .join("\n")
-        );
+        ));
     }
     let mut changelog = TopicTail::committed(
         &bootstrap,
@@ -308,11 +333,14 @@ fn user_interests_counts_each_search_exactly_once_across_a_sigkill() {
     assert_eq!(searches, expected, "committed interests.searches per user");
     let stats = proxy.stats();
     eprintln!("total {:?}; proxy: {stats:?}", t0.elapsed());
-    assert!(stats.all_decoded() && stats.index_errors == 0, "{stats:?}");
-    assert!(
-        stats.aborted_listed > 0,
-        "no aborted transaction was ever listed: {stats:?}"
-    );
+    if filter {
+        assert!(stats.all_decoded() && stats.index_errors == 0, "{stats:?}");
+        assert!(
+            stats.aborted_listed > 0,
+            "no aborted transaction was ever listed: {stats:?}"
+        );
+    }
+    Ok(())
 }
 
 fn product(i: usize) -> Product {

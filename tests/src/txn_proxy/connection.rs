@@ -10,8 +10,9 @@
 //!   else goes through byte for byte.
 //!
 //! Nothing here panics on what the peers send: a frame that cannot be decoded is forwarded as
-//! it came and counted ([`Counters::undecodable`]); a stream that cannot be framed (a negative
-//! or absurd size) is copied raw from there on and counted ([`Counters::unframed`]).
+//! it came and counted (`TxnProxyStats::undecodable`); a stream that cannot be framed (a
+//! negative or absurd size) is copied raw from there on and counted (`unframed`). Records whose
+//! batches cannot be split are withheld (`index_errors`): the client fetches them again.
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read, Write};
@@ -19,8 +20,9 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::abort_index::{AbortIndex, PartitionTxns};
 use super::codec::{Reader, Writer};
-use super::fetch::{self, FetchRequest};
+use super::fetch::{self, FetchRequest, PartitionData};
 use super::{Shared, api_versions, filter};
 
 const API_FETCH: i16 = 1;
@@ -268,56 +270,11 @@ fn rewrite_fetch(
         let mut index = shared.index.lock().unwrap_or_else(PoisonError::into_inner);
         for topic in &mut resp.topics {
             for p in &mut topic.partitions {
-                if p.error_code != 0 {
-                    continue;
-                }
-                // Catch up where the answer could depend on what the index has not read: new
-                // records, or an open transaction that may have ended since.
-                let known = index.get(&topic.name, p.partition_index);
-                let stale = known.is_none_or(|t| {
-                    t.first_open().is_some()
-                        || t.next() < p.high_watermark
-                        || p.records.as_ref().is_some_and(|r| !r.is_empty())
-                });
-                if stale {
-                    if let Err(e) = index.catch_up(&topic.name, p.partition_index) {
-                        shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
-                        shared.log(format_args!("abort index: {e}"));
-                    }
-                }
-                let empty = super::abort_index::PartitionTxns::default();
-                let txns = index.get(&topic.name, p.partition_index).unwrap_or(&empty);
                 let offset = request
                     .offsets
                     .get(&(topic.name.clone(), p.partition_index))
                     .copied();
-                let tansu_lso = p.last_stable_offset;
-                match filter::read_committed(p, offset, txns) {
-                    Ok(done) => {
-                        let c = &shared.counters;
-                        if p.last_stable_offset != tansu_lso
-                            && c.lso_changed.fetch_add(1, Ordering::Relaxed) < 5
-                        {
-                            shared.log(format_args!(
-                                "{}/{}: last stable offset {} (broker said {tansu_lso})",
-                                topic.name, p.partition_index, p.last_stable_offset
-                            ));
-                        }
-                        c.aborted_listed
-                            .fetch_add(done.aborted_listed as u64, Ordering::Relaxed);
-                        c.batches_held_back
-                            .fetch_add(done.batches_held_back as u64, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        // Records the proxy cannot split are not shown: the client asks again.
-                        shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
-                        shared.log(format_args!(
-                            "{}/{}: records withheld: {e}",
-                            topic.name, p.partition_index
-                        ));
-                        p.records = Some(Vec::new());
-                    }
-                }
+                rewrite_partition(shared, &mut index, &topic.name, p, offset);
             }
         }
     }
@@ -328,4 +285,57 @@ fn rewrite_fetch(
     let mut out = header.to_vec();
     out.extend(fetch::encode_response(version, &resp));
     Ok(out)
+}
+
+/// One partition of a read-committed Fetch response, rewritten with the index caught up.
+fn rewrite_partition(
+    shared: &Shared,
+    index: &mut AbortIndex,
+    topic: &str,
+    p: &mut PartitionData,
+    fetch_offset: Option<i64>,
+) {
+    if p.error_code != 0 {
+        return;
+    }
+    // Catch up where the answer could depend on what the index has not read: new records, or
+    // an open transaction that may have ended since.
+    let stale = index.get(topic, p.partition_index).is_none_or(|t| {
+        t.first_open().is_some()
+            || t.next() < p.high_watermark
+            || p.records.as_ref().is_some_and(|r| !r.is_empty())
+    });
+    if stale && let Err(e) = index.catch_up(topic, p.partition_index) {
+        shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
+        shared.log(format_args!("abort index: {e}"));
+    }
+    let empty = PartitionTxns::default();
+    let txns = index.get(topic, p.partition_index).unwrap_or(&empty);
+    let broker_lso = p.last_stable_offset;
+    let c = &shared.counters;
+    match filter::read_committed(p, fetch_offset, txns) {
+        Ok(done) => {
+            if p.last_stable_offset != broker_lso
+                && c.lso_changed.fetch_add(1, Ordering::Relaxed) < 5
+            {
+                shared.log(format_args!(
+                    "{topic}/{}: last stable offset {} (broker said {broker_lso})",
+                    p.partition_index, p.last_stable_offset
+                ));
+            }
+            c.aborted_listed
+                .fetch_add(done.aborted_listed as u64, Ordering::Relaxed);
+            c.batches_held_back
+                .fetch_add(done.batches_held_back as u64, Ordering::Relaxed);
+        }
+        Err(e) => {
+            // Records the proxy cannot split are not shown: the client asks again.
+            c.index_errors.fetch_add(1, Ordering::Relaxed);
+            shared.log(format_args!(
+                "{topic}/{}: records withheld: {e}",
+                p.partition_index
+            ));
+            p.records = Some(Vec::new());
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //!    overlaps the returned range — the client drops that producer's transactional batches from
 //!    the first offset to the ABORT marker.
 //! 3. `last_stable_offset` is the first offset of the earliest open transaction, else the high
-//!    watermark (lowered to `next` when the index is behind).
+//!    watermark (never above it, and lowered to `next` when the index is behind).
 //!
 //! A partition with an error code, or whose records cannot be split into batches, is left as
 //! it came (the caller counts it).
@@ -70,8 +70,9 @@ pub(crate) fn read_committed(
     }
     out.aborted_listed = aborted.len();
     p.aborted_transactions = Some(aborted);
-    // Step 3.
-    let mut lso = first_open.unwrap_or(p.high_watermark);
+    // Step 3 (never above the high watermark the broker answered with: a transaction the
+    // index saw open may have begun after the broker's answer).
+    let mut lso = first_open.map_or(p.high_watermark, |f| f.min(p.high_watermark));
     if txns.next() < p.high_watermark {
         lso = lso.min(txns.next());
     }
