@@ -339,3 +339,151 @@ fn rewrite_partition(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::txn_proxy::codec::Writer as _;
+    use crate::txn_proxy::fetch::tests::{request, sample};
+    use crate::txn_proxy::{Counters, TxnProxyStats};
+
+    /// A proxy's shared state whose abort index points at a port nothing listens on.
+    fn shared() -> Shared {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let broker: SocketAddr = closed.local_addr().unwrap();
+        drop(closed);
+        Shared {
+            port: 0,
+            stop: AtomicBool::new(false),
+            filtering: AtomicBool::new(true),
+            live: Mutex::default(),
+            index: Mutex::new(AbortIndex::new(broker)),
+            counters: Counters::default(),
+        }
+    }
+
+    fn stats(s: &Shared) -> TxnProxyStats {
+        let c = &s.counters;
+        TxnProxyStats {
+            fetch_committed: c.fetch_committed.load(Ordering::Relaxed),
+            undecodable: c.undecodable.load(Ordering::Relaxed),
+            index_errors: c.index_errors.load(Ordering::Relaxed),
+            fetch_capped: c.fetch_capped.load(Ordering::Relaxed),
+            ..TxnProxyStats::default()
+        }
+    }
+
+    /// A request frame body: header v1/v2 (client id "c"), then `body`.
+    fn request_frame(key: i16, version: i16, correlation: i32, body: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_i16(key);
+        b.put_i16(version);
+        b.put_i32(correlation);
+        b.put_string("c", false);
+        b.extend_from_slice(body);
+        b
+    }
+
+    /// A response frame body: the correlation id, header tagged fields when flexible, `body`.
+    fn response_frame(correlation: i32, flexible: bool, body: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_i32(correlation);
+        if flexible {
+            b.put_tagged_fields(&[]);
+        }
+        b.extend_from_slice(body);
+        b
+    }
+
+    #[test]
+    fn undecodable_responses_go_through_unchanged_and_are_counted() {
+        let s = shared();
+        let pending = PendingMap::default();
+        note_request(
+            &s,
+            &pending,
+            &request_frame(1, 12, 7, &request(12, 1, &[("t", 0, 0)])),
+        );
+        let garbage = response_frame(7, true, &[0xff; 40]);
+        assert_eq!(rewrite_response(&s, &pending, garbage.clone()), garbage);
+        assert_eq!(stats(&s).undecodable, 1);
+        // An unknown correlation id, a read-uncommitted fetch, another API: untouched.
+        let other = response_frame(8, false, &[1, 2, 3]);
+        assert_eq!(rewrite_response(&s, &pending, other.clone()), other);
+        note_request(
+            &s,
+            &pending,
+            &request_frame(1, 12, 9, &request(12, 0, &[("t", 0, 0)])),
+        );
+        let body = crate::txn_proxy::fetch::encode_response(12, &sample(12, true));
+        let uncommitted = response_frame(9, true, &body);
+        assert_eq!(
+            rewrite_response(&s, &pending, uncommitted.clone()),
+            uncommitted
+        );
+        note_request(&s, &pending, &request_frame(3, 9, 10, &[]));
+        assert_eq!(rewrite_response(&s, &pending, other.clone()), other);
+        // Truncated requests are counted, never a panic.
+        note_request(&s, &pending, &[0, 1]);
+        note_request(&s, &pending, &request_frame(1, 12, 11, &[0]));
+        assert_eq!(stats(&s).undecodable, 3);
+    }
+
+    #[test]
+    fn without_an_index_records_are_withheld_not_shown() {
+        let s = shared();
+        let pending = PendingMap::default();
+        for version in fetch::VERSIONS {
+            note_request(
+                &s,
+                &pending,
+                &request_frame(1, version, 5, &request(version, 1, &[("changelog", 2, 0)])),
+            );
+            let mut resp = sample(version, false);
+            resp.topics[0].partitions[0].records =
+                Some(crate::wire::tests::batch(0, -1, 0, &[(None, Some(b"v"))]));
+            let out = rewrite_response(
+                &s,
+                &pending,
+                response_frame(
+                    5,
+                    fetch::is_flexible(version),
+                    &fetch::encode_response(version, &resp),
+                ),
+            );
+            let header = if fetch::is_flexible(version) { 5 } else { 4 };
+            let back = fetch::decode_response(version, &out[header..]).unwrap();
+            let p = &back.topics[0].partitions[0];
+            assert_eq!(p.records.as_deref(), Some(&[][..]), "v{version}");
+            assert_eq!(p.aborted_transactions, Some(Vec::new()));
+            // The errored partition is left alone.
+            assert_eq!(back.topics[0].partitions[1], resp.topics[0].partitions[1]);
+        }
+        let st = stats(&s);
+        assert_eq!(st.fetch_committed, 9);
+        assert!(st.index_errors >= 9, "{st:?}");
+        assert_eq!(st.undecodable, 0);
+    }
+
+    #[test]
+    fn api_versions_responses_cap_fetch() {
+        let s = shared();
+        let pending = PendingMap::default();
+        note_request(&s, &pending, &request_frame(18, 3, 1, &[]));
+        let mut body = Vec::new();
+        body.put_i16(0);
+        body.put_array_len(Some(1), true);
+        body.put_i16(1);
+        body.put_i16(0);
+        body.put_i16(17);
+        body.put_tagged_fields(&[]);
+        body.put_i32(0);
+        body.put_tagged_fields(&[]);
+        let out = rewrite_response(&s, &pending, response_frame(1, false, &body));
+        assert_eq!(out[4 + 7..4 + 9], 12i16.to_be_bytes());
+        assert_eq!(stats(&s).fetch_capped, 1);
+    }
+}

@@ -4,7 +4,9 @@
 //!
 //! 1. Records at or after the last stable offset (the first offset of the earliest open
 //!    transaction) are cut, whole batches at a time; so are records the index has not read yet
-//!    (at or after [`PartitionTxns::next`]), whose fate it cannot tell.
+//!    (at or after [`PartitionTxns::next`]), whose fate it cannot tell. A trailing partial
+//!    batch (the broker's size limit) stays unless something before it is cut: clients never
+//!    deliver a partial batch, they ask again with room for it.
 //! 2. `aborted_transactions` lists (producer id, first offset) of every aborted transaction that
 //!    overlaps the returned range — the client drops that producer's transactional batches from
 //!    the first offset to the ABORT marker.
