@@ -346,7 +346,6 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::txn_proxy::codec::Writer as _;
     use crate::txn_proxy::fetch::tests::{request, sample};
     use crate::txn_proxy::{Counters, TxnProxyStats};
 
