@@ -155,8 +155,9 @@ fn internal_topics_report(bootstrap: &str, app: &str) -> String {
 ///
 /// Everything goes through a [`TxnProxy`]: tansu alone never lists aborted transactions in its
 /// fetch responses, so the restarted worker's restore consumer reads the aborted transaction's
-/// changelog writes back into its stores (counts skip ahead, e.g. 10 -> 16) and its repartition
-/// consumer counts the aborted repartition records again (see the ignored variant below).
+/// changelog writes back into its stores (counts skip ahead, 10 -> 16: the ignored variant
+/// below). Its repartition consumer, read-committed librdkafka too, would count aborted
+/// repartition records again had the aborted transaction held any.
 #[test]
 fn user_interests_counts_each_search_exactly_once_across_a_sigkill() {
     if let Err(e) = user_interests_across_a_sigkill(true) {
