@@ -23,7 +23,9 @@
 //!   consuming them ([`consume_all`]), never from offsets or watermarks;
 //! * it writes transaction markers but never reports aborted transactions in fetch responses,
 //!   so librdkafka's `read_committed` consumers see aborted records: [`consume_all`] computes
-//!   the read-committed view itself (see [`ConsumeOpts::read_committed`]);
+//!   the read-committed view itself (see [`ConsumeOpts::read_committed`]), and a [`TxnProxy`]
+//!   in front of tansu rewrites its fetch responses to list them, for workers under
+//!   exactly-once (their restore and repartition consumers are librdkafka's);
 //! * a consumer group's first join is answered only after `session.timeout.ms / 2`: group
 //!   members in tests should set `session.timeout.ms` low ([`consume_all`] assigns partitions
 //!   manually and joins no group).
@@ -40,6 +42,7 @@ mod proxy;
 pub mod scenario;
 mod signals;
 mod tail;
+mod txn_proxy;
 pub mod verify;
 mod wire;
 mod worker;
@@ -55,6 +58,7 @@ pub use produce::{Delivered, TransactionalProducer, murmur2_partition, produce};
 pub use proxy::Proxy;
 pub use signals::stop_on_signals;
 pub use tail::TopicTail;
+pub use txn_proxy::{TxnProxy, TxnProxyStats};
 pub use verify::Verdict;
 pub use wire::TxnView;
 pub use worker::{STARTED_LINE, WorkerArgs, WorkerProcess};

@@ -74,79 +74,35 @@ impl RawReader {
     /// any new batch arrived.
     pub(crate) fn fetch(&mut self, max_wait: Duration) -> Result<bool, String> {
         self.correlation += 1;
-        let mut body = Vec::new();
-        put_i16(&mut body, API_FETCH);
-        put_i16(&mut body, FETCH_VERSION);
-        put_i32(&mut body, self.correlation);
-        put_str(&mut body, "weir-tests-raw-reader");
-        put_i32(&mut body, -1); // replica_id
-        put_i32(
-            &mut body,
-            i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX),
-        );
-        put_i32(&mut body, 1); // min_bytes
-        put_i32(&mut body, 8 * 1024 * 1024); // max_bytes
-        body.push(0); // isolation_level: read_uncommitted — markers and open transactions too
-        put_i32(&mut body, 1); // topics
-        put_str(&mut body, &self.topic);
-        put_i32(&mut body, self.partitions.len() as i32);
-        for (p, (next, _)) in self.partitions.iter().enumerate() {
-            put_i32(&mut body, p as i32);
-            put_i64(&mut body, *next);
-            put_i32(&mut body, 1024 * 1024); // partition_max_bytes
-        }
-        let mut frame = Vec::with_capacity(body.len() + 4);
-        put_i32(&mut frame, body.len() as i32);
-        frame.extend_from_slice(&body);
-        self.stream
-            .write_all(&frame)
-            .map_err(|e| format!("send fetch: {e}"))?;
-
-        let mut len = [0u8; 4];
-        self.stream
-            .read_exact(&mut len)
-            .map_err(|e| format!("read fetch response: {e}"))?;
-        let mut resp = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
-        self.stream
-            .read_exact(&mut resp)
-            .map_err(|e| format!("read fetch response: {e}"))?;
-        let mut r = Buf::new(&resp);
-        let correlation = r.i32()?;
-        if correlation != self.correlation {
-            return Err(format!(
-                "fetch response for request {correlation}, expected {}",
-                self.correlation
-            ));
-        }
-        let _throttle = r.i32()?;
+        let wanted: Vec<(&str, i32, i64)> = self
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(p, (next, _))| (self.topic.as_str(), p as i32, *next))
+            .collect();
+        let fetched = fetch_v4(&mut self.stream, self.correlation, &wanted, max_wait)?;
         let mut progress = false;
-        for _ in 0..r.i32()? {
-            let name = r.string()?;
-            for _ in 0..r.i32()? {
-                let partition = r.i32()?;
-                let error = r.i16()?;
-                let _high_watermark = r.i64()?;
-                let _last_stable = r.i64()?;
-                let aborted = r.i32()?;
-                for _ in 0..aborted.max(0) {
-                    r.i64()?;
-                    r.i64()?;
-                }
-                let records = r.bytes()?;
-                if error != 0 {
-                    return Err(format!("fetch {name}/{partition}: error code {error}"));
-                }
-                let Some(state) = self.partitions.get_mut(partition as usize) else {
-                    return Err(format!(
-                        "fetch response for unknown partition {name}/{partition}"
-                    ));
-                };
-                for batch in parse_batches(records.unwrap_or(&[]), partition)? {
-                    if batch.last_offset >= state.0 {
-                        state.0 = batch.last_offset + 1;
-                        progress = true;
-                        state.1.insert(batch.base_offset, batch);
-                    }
+        for f in fetched {
+            if f.error != 0 {
+                return Err(format!(
+                    "fetch {}/{}: error code {}",
+                    f.topic, f.partition, f.error
+                ));
+            }
+            let Some(state) = usize::try_from(f.partition)
+                .ok()
+                .and_then(|p| self.partitions.get_mut(p))
+            else {
+                return Err(format!(
+                    "fetch response for unknown partition {}/{}",
+                    f.topic, f.partition
+                ));
+            };
+            for batch in parse_batches(&f.records, f.partition)? {
+                if batch.last_offset >= state.0 {
+                    state.0 = batch.last_offset + 1;
+                    progress = true;
+                    state.1.insert(batch.base_offset, batch);
                 }
             }
         }
@@ -218,19 +174,153 @@ pub struct TxnView {
     pub open: Vec<Consumed>,
 }
 
-/// Decodes the record batches of one partition's `records` field (a trailing partial batch is
-/// ignored, as clients do).
-fn parse_batches(mut data: &[u8], partition: i32) -> Result<Vec<Batch>, String> {
-    let mut out = Vec::new();
-    while data.len() >= 12 {
-        let base_offset = i64::from_be_bytes(data[0..8].try_into().map_err(|_| "short batch")?);
-        let length = i32::from_be_bytes(data[8..12].try_into().map_err(|_| "short batch")?);
-        let total = 12 + length.max(0) as usize;
-        if data.len() < total {
-            break; // partial batch at the end of the response
+/// One partition of a [`fetch_v4`] response.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchedPartition {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) error: i16,
+    /// The record batches, as sent (empty when the broker sent none).
+    pub(crate) records: Vec<u8>,
+}
+
+/// One read-uncommitted Fetch v4 round trip on `stream` for `wanted` (topic, partition, offset)
+/// — control batches and open transactions included — waiting up to `max_wait` for data.
+pub(crate) fn fetch_v4(
+    stream: &mut TcpStream,
+    correlation: i32,
+    wanted: &[(&str, i32, i64)],
+    max_wait: Duration,
+) -> Result<Vec<FetchedPartition>, String> {
+    // Topics in first-seen order, each with its partitions.
+    let mut topics: Vec<(&str, Vec<(i32, i64)>)> = Vec::new();
+    for &(topic, partition, offset) in wanted {
+        match topics.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, ps)) => ps.push((partition, offset)),
+            None => topics.push((topic, vec![(partition, offset)])),
         }
+    }
+    let mut body = Vec::new();
+    put_i16(&mut body, API_FETCH);
+    put_i16(&mut body, FETCH_VERSION);
+    put_i32(&mut body, correlation);
+    put_str(&mut body, "weir-tests-raw-reader");
+    put_i32(&mut body, -1); // replica_id
+    put_i32(
+        &mut body,
+        i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX),
+    );
+    put_i32(&mut body, 1); // min_bytes
+    put_i32(&mut body, 8 * 1024 * 1024); // max_bytes
+    body.push(0); // isolation_level: read_uncommitted — markers and open transactions too
+    put_i32(&mut body, len_i32(topics.len()));
+    for (topic, partitions) in &topics {
+        put_str(&mut body, topic);
+        put_i32(&mut body, len_i32(partitions.len()));
+        for (partition, offset) in partitions {
+            put_i32(&mut body, *partition);
+            put_i64(&mut body, *offset);
+            put_i32(&mut body, 1024 * 1024); // partition_max_bytes
+        }
+    }
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    put_i32(&mut frame, len_i32(body.len()));
+    frame.extend_from_slice(&body);
+    stream
+        .write_all(&frame)
+        .map_err(|e| format!("send fetch: {e}"))?;
+
+    let mut len = [0u8; 4];
+    stream
+        .read_exact(&mut len)
+        .map_err(|e| format!("read fetch response: {e}"))?;
+    let len = usize::try_from(i32::from_be_bytes(len)).unwrap_or(0);
+    if len > MAX_RESPONSE {
+        return Err(format!("fetch response of {len} bytes"));
+    }
+    let mut resp = vec![0u8; len];
+    stream
+        .read_exact(&mut resp)
+        .map_err(|e| format!("read fetch response: {e}"))?;
+    let mut r = Buf::new(&resp);
+    let got = r.i32()?;
+    if got != correlation {
+        return Err(format!(
+            "fetch response for request {got}, expected {correlation}"
+        ));
+    }
+    let _throttle = r.i32()?;
+    let mut out = Vec::new();
+    for _ in 0..r.i32()? {
+        let topic = r.string()?;
+        for _ in 0..r.i32()? {
+            let partition = r.i32()?;
+            let error = r.i16()?;
+            let _high_watermark = r.i64()?;
+            let _last_stable = r.i64()?;
+            let aborted = r.i32()?;
+            for _ in 0..aborted.max(0) {
+                r.i64()?;
+                r.i64()?;
+            }
+            let records = r.bytes()?.unwrap_or(&[]).to_vec();
+            out.push(FetchedPartition {
+                topic: topic.clone(),
+                partition,
+                error,
+                records,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The largest fetch response [`fetch_v4`] accepts (it asks for at most 8 MiB).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+fn len_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The fixed fields of a v2 record batch, read without decoding (or decompressing) its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchHeader {
+    pub(crate) base_offset: i64,
+    pub(crate) last_offset: i64,
+    pub(crate) producer_id: i64,
+    pub(crate) transactional: bool,
+    /// For a control batch: `Some(true)` for COMMIT, `Some(false)` for ABORT.
+    pub(crate) control: Option<bool>,
+    /// Where the batch ends in the data it was read from (exclusive).
+    pub(crate) end: usize,
+}
+
+/// A complete v2 batch split into its header fields and its records section.
+struct RawBatch<'a> {
+    base_offset: i64,
+    last_offset: i64,
+    attributes: i16,
+    base_timestamp: i64,
+    producer_id: i64,
+    count: i32,
+    /// The records, after the batch's record count.
+    records: &'a [u8],
+    end: usize,
+}
+
+/// Splits a `records` field into its complete batches (a trailing partial batch is ignored, as
+/// clients do).
+fn raw_batches(all: &[u8]) -> Result<Vec<RawBatch<'_>>, String> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(data) = all.get(at..).filter(|d| d.len() >= 12) {
+        let mut head = Buf::new(data);
+        let base_offset = head.i64()?;
+        let length = usize::try_from(head.i32()?).unwrap_or(0);
+        let Some(total) = length.checked_add(12).filter(|t| *t <= data.len()) else {
+            break; // partial batch at the end of the response
+        };
         let mut r = Buf::new(&data[12..total]);
-        data = &data[total..];
         let _leader_epoch = r.i32()?;
         let magic = r.i8()?;
         if magic != 2 {
@@ -247,56 +337,115 @@ fn parse_batches(mut data: &[u8], partition: i32) -> Result<Vec<Batch>, String> 
         let _producer_epoch = r.i16()?;
         let _base_sequence = r.i32()?;
         let count = r.i32()?;
-        if attributes & ATTR_COMPRESSION != 0 {
-            return Err(format!(
-                "record batch at offset {base_offset} is compressed (codec {}); the harness reads uncompressed batches only",
-                attributes & ATTR_COMPRESSION
-            ));
+        at += total;
+        out.push(RawBatch {
+            base_offset,
+            last_offset: base_offset.saturating_add(i64::from(last_offset_delta)),
+            attributes,
+            base_timestamp,
+            producer_id,
+            count,
+            records: r.data,
+            end: at,
+        });
+    }
+    Ok(out)
+}
+
+/// The batch headers of a `records` field, control markers decoded; compressed batches are
+/// fine (their records are not read), a compressed control batch is an error.
+pub(crate) fn batch_headers(data: &[u8]) -> Result<Vec<BatchHeader>, String> {
+    raw_batches(data)?
+        .into_iter()
+        .map(|b| {
+            let control = if b.attributes & ATTR_CONTROL != 0 {
+                if b.attributes & ATTR_COMPRESSION != 0 {
+                    return Err(format!(
+                        "control batch at offset {} is compressed",
+                        b.base_offset
+                    ));
+                }
+                let records = decode_records(&b, 0)?;
+                Some(control_type(&records, b.base_offset)?)
+            } else {
+                None
+            };
+            Ok(BatchHeader {
+                base_offset: b.base_offset,
+                last_offset: b.last_offset,
+                producer_id: b.producer_id,
+                transactional: b.attributes & ATTR_TRANSACTIONAL != 0,
+                control,
+                end: b.end,
+            })
+        })
+        .collect()
+}
+
+/// A control batch's marker: true for COMMIT, false for ABORT (the control record's key is
+/// version i16, type i16: 0 abort, 1 commit).
+fn control_type(records: &[Consumed], base_offset: i64) -> Result<bool, String> {
+    match records.first().and_then(|r| r.key.as_deref()) {
+        Some([_, _, t0, t1, ..]) => Ok(i16::from_be_bytes([*t0, *t1]) == 1),
+        _ => Err(format!(
+            "control batch at offset {base_offset} without a marker key"
+        )),
+    }
+}
+
+/// Decodes the records of an uncompressed batch.
+fn decode_records(b: &RawBatch<'_>, partition: i32) -> Result<Vec<Consumed>, String> {
+    if b.attributes & ATTR_COMPRESSION != 0 {
+        return Err(format!(
+            "record batch at offset {} is compressed (codec {}); the harness reads uncompressed batches only",
+            b.base_offset,
+            b.attributes & ATTR_COMPRESSION
+        ));
+    }
+    let mut r = Buf::new(b.records);
+    let mut records = Vec::with_capacity(usize::try_from(b.count).unwrap_or(0).min(4096));
+    for _ in 0..b.count.max(0) {
+        let len = r.varint()?;
+        let mut rec = Buf::new(r.take(len.max(0) as usize)?);
+        let _attributes = rec.i8()?;
+        let timestamp_delta = rec.varlong()?;
+        let offset_delta = rec.varint()?;
+        let key = rec.varbytes()?.map(<[u8]>::to_vec);
+        let value = rec.varbytes()?.map(<[u8]>::to_vec);
+        let mut headers = Vec::new();
+        for _ in 0..rec.varint()?.max(0) {
+            let hk = rec.varbytes()?.unwrap_or_default();
+            let hv = rec.varbytes()?.map(<[u8]>::to_vec);
+            headers.push((String::from_utf8_lossy(hk).into_owned(), hv));
         }
-        let mut records = Vec::with_capacity(count.max(0) as usize);
-        for _ in 0..count.max(0) {
-            let len = r.varint()?;
-            let mut rec = Buf::new(r.take(len.max(0) as usize)?);
-            let _attributes = rec.i8()?;
-            let timestamp_delta = rec.varlong()?;
-            let offset_delta = rec.varint()?;
-            let key = rec.varbytes()?.map(<[u8]>::to_vec);
-            let value = rec.varbytes()?.map(<[u8]>::to_vec);
-            let mut headers = Vec::new();
-            for _ in 0..rec.varint()?.max(0) {
-                let hk = rec.varbytes()?.unwrap_or_default();
-                let hv = rec.varbytes()?.map(<[u8]>::to_vec);
-                headers.push((String::from_utf8_lossy(hk).into_owned(), hv));
-            }
-            records.push(Consumed {
-                partition,
-                offset: base_offset + i64::from(offset_delta),
-                key,
-                value,
-                headers,
-                timestamp: Some(base_timestamp + timestamp_delta),
-            });
-        }
-        let control = if attributes & ATTR_CONTROL != 0 {
-            // The control record's key: version (i16), type (i16: 0 abort, 1 commit).
-            let key = records
-                .first()
-                .and_then(|r| r.key.clone())
-                .unwrap_or_default();
-            if key.len() < 4 {
-                return Err(format!(
-                    "control batch at offset {base_offset} without a marker key"
-                ));
-            }
-            Some(i16::from_be_bytes([key[2], key[3]]) == 1)
+        records.push(Consumed {
+            partition,
+            offset: b.base_offset.saturating_add(i64::from(offset_delta)),
+            key,
+            value,
+            headers,
+            timestamp: Some(b.base_timestamp.saturating_add(timestamp_delta)),
+        });
+    }
+    Ok(records)
+}
+
+/// Decodes the record batches of one partition's `records` field (a trailing partial batch is
+/// ignored, as clients do).
+fn parse_batches(data: &[u8], partition: i32) -> Result<Vec<Batch>, String> {
+    let mut out = Vec::new();
+    for b in raw_batches(data)? {
+        let records = decode_records(&b, partition)?;
+        let control = if b.attributes & ATTR_CONTROL != 0 {
+            Some(control_type(&records, b.base_offset)?)
         } else {
             None
         };
         out.push(Batch {
-            base_offset,
-            last_offset: base_offset + i64::from(last_offset_delta),
-            producer_id,
-            transactional: attributes & ATTR_TRANSACTIONAL != 0,
+            base_offset: b.base_offset,
+            last_offset: b.last_offset,
+            producer_id: b.producer_id,
+            transactional: b.attributes & ATTR_TRANSACTIONAL != 0,
             records: if control.is_some() {
                 Vec::new()
             } else {
@@ -414,7 +563,7 @@ impl<'a> Buf<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn varint(out: &mut Vec<u8>, v: i64) {
@@ -431,7 +580,7 @@ mod tests {
     }
 
     /// Encodes a v2 batch of (key, value) records.
-    fn batch(
+    pub(crate) fn batch(
         base: i64,
         pid: i64,
         attributes: i16,
@@ -476,7 +625,8 @@ mod tests {
         out
     }
 
-    fn marker(base: i64, pid: i64, commit: bool) -> Vec<u8> {
+    /// Encodes a COMMIT (`commit`) or ABORT marker of producer `pid`.
+    pub(crate) fn marker(base: i64, pid: i64, commit: bool) -> Vec<u8> {
         let key = [0, 0, 0, u8::from(commit)];
         batch(
             base,
@@ -544,5 +694,52 @@ mod tests {
         let mut partial = log.clone();
         partial.extend(&batch(9, -1, 0, &[(Some(b"k"), Some(b"v"))])[..20]);
         assert_eq!(reader_with(&partial).len(), 4);
+    }
+
+    #[test]
+    fn batch_headers_skip_records_and_read_markers() {
+        let t = ATTR_TRANSACTIONAL;
+        let mut log = Vec::new();
+        log.extend(batch(0, 7, t, &[(Some(b"k"), Some(b"a")), (None, None)]));
+        // A compressed batch: its records are never read, so garbage is fine.
+        let mut gz = batch(2, -1, 0, &[(Some(b"k"), Some(b"zzz"))]);
+        gz[22] = 1; // attributes (low byte): gzip
+        log.extend(&gz);
+        log.extend(marker(3, 7, false));
+        log.extend(marker(4, 8, true));
+        let headers = batch_headers(&log).unwrap();
+        let summary: Vec<_> = headers
+            .iter()
+            .map(|h| {
+                (
+                    h.base_offset,
+                    h.last_offset,
+                    h.producer_id,
+                    h.transactional,
+                    h.control,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (0, 1, 7, true, None),
+                (2, 2, -1, false, None),
+                (3, 3, 7, true, Some(false)),
+                (4, 4, 8, true, Some(true)),
+            ]
+        );
+        assert_eq!(headers.last().unwrap().end, log.len());
+        assert!(
+            parse_batches(&log, 0).is_err(),
+            "compressed records are not decoded"
+        );
+        // A partial trailing batch is left out; garbage lengths never panic.
+        assert_eq!(batch_headers(&log[..log.len() - 3]).unwrap().len(), 3);
+        let mut bad = log.clone();
+        bad[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert!(batch_headers(&bad).is_err());
+        bad[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(batch_headers(&bad).unwrap().is_empty());
     }
 }

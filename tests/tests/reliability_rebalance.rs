@@ -7,8 +7,9 @@
 //! under at_least_once it may be higher after the crash (a replay), never after clean moves.
 //!
 //! CI: 5 waves of 4,000 searches over 200 users; `WEIR_RELIABILITY_FULL=1`: 5 waves of 40,000.
-//! Exactly-once on tansu is not checked here: tansu does not filter aborted transactions in
-//! fetch responses, so a restore replays aborted changelog data (see exactly_once.rs).
+//! Exactly-once is not checked here: tansu does not filter aborted transactions in fetch
+//! responses, so a restore replays aborted changelog data; exactly_once.rs shows it and proves
+//! the stateful case through a `TxnProxy`, which this scenario could use too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
