@@ -80,10 +80,12 @@ pub struct RecommendationRequest {
 pub struct Recommendations {
     pub user_id: String,
     pub request_id: String,
-    /// The user's most recently searched products that are not forbidden, newest first, at
-    /// most [`Recommendations::TOP_N`].
+    /// The products the user searched in the last hour, newest first, then the ones searched
+    /// before, newest first: without repeats, none forbidden, at most
+    /// [`Recommendations::TOP_N`].
     pub products: Vec<String>,
-    /// The user's most searched categories, most searched first (ties: by name), at most 3.
+    /// The user's most searched categories of the last hour, most searched first (ties: by
+    /// name), then the most searched of all time: without repeats, at most 3.
     pub top_categories: Vec<String>,
 }
 
@@ -93,33 +95,35 @@ impl Recommendations {
     /// How many categories an answer holds at most.
     pub const TOP_CATEGORIES: usize = 3;
 
-    /// The answer to `request` from the user's `interests` (none: no searches yet), leaving out
-    /// every product `forbidden` holds.
+    /// The answer to `request` from the user's `interests` of all time and `recent` ones (the
+    /// last hour's; none: no searches yet, or none in the hour), leaving out every product
+    /// `forbidden` holds.
     pub fn answer(
         request: RecommendationRequest,
         interests: Option<&Interests>,
+        recent: Option<&Interests>,
         forbidden: impl Fn(&str) -> bool,
     ) -> Recommendations {
-        let (products, top_categories) = match interests {
-            None => (Vec::new(), Vec::new()),
-            Some(i) => {
-                let products = i
-                    .recent_products
-                    .iter()
-                    .filter(|p| !forbidden(p))
-                    .take(Self::TOP_N)
-                    .cloned()
-                    .collect();
-                let mut cats: Vec<(&String, &i64)> = i.categories.iter().collect();
-                cats.sort_by(|(na, ca), (nb, cb)| cb.cmp(ca).then_with(|| na.cmp(nb)));
-                let top = cats
-                    .into_iter()
-                    .take(Self::TOP_CATEGORIES)
-                    .map(|(n, _)| n.clone())
-                    .collect();
-                (products, top)
+        let sources = [recent, interests];
+        let mut products: Vec<String> = Vec::new();
+        for p in sources.iter().flatten().flat_map(|i| &i.recent_products) {
+            if products.len() == Self::TOP_N {
+                break;
             }
-        };
+            if !forbidden(p) && !products.contains(p) {
+                products.push(p.clone());
+            }
+        }
+        let mut top_categories: Vec<String> = Vec::new();
+        for i in sources.iter().flatten() {
+            let mut cats: Vec<(&String, &i64)> = i.categories.iter().collect();
+            cats.sort_by(|(na, ca), (nb, cb)| cb.cmp(ca).then_with(|| na.cmp(nb)));
+            for (n, _) in cats {
+                if top_categories.len() < Self::TOP_CATEGORIES && !top_categories.contains(n) {
+                    top_categories.push(n.clone());
+                }
+            }
+        }
         Recommendations {
             user_id: request.user_id,
             request_id: request.request_id,

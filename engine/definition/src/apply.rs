@@ -315,6 +315,24 @@ impl Builder<'_> {
                     ),
                 ));
             }
+            // A stream above that ends in a windowed table: the window of the record's time.
+            let windowed = self.flows.iter().find_map(|(n, f)| match &f.at {
+                At::Table(t @ (AnyTable::Windowed(_) | AnyTable::Counts(_)))
+                    if *n == l.table.name =>
+                {
+                    Some(t.clone())
+                }
+                _ => None,
+            });
+            if let Some(t) = windowed {
+                let value = flow.value.computed();
+                let out = self.lookup_window(&s, &t, l, name, pos, label)?;
+                return Ok(Flow {
+                    at: At::Stream(AnyStream::Plain(out)),
+                    value,
+                    ..flow
+                });
+            }
             self.locals
                 .get(&l.table.name)
                 .map(Target::Local)
@@ -332,7 +350,7 @@ impl Builder<'_> {
             return Err(self.errs.at(
                 l.table.pos,
                 format!(
-                    "`{}` is not a table here: name a table of `tables:` or a stream above that ends in an aggregation (not a windowed one)",
+                    "`{}` is not a table here: name a table of `tables:` or a stream above that ends in an aggregation",
                     l.table.name
                 ),
             ));

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::expr::Expr;
 use super::failure::{self, OnFailure, first_failed, is_failed};
 use super::steps::{BranchDef, JoinKeep, Keep, Level, Lookup};
-use super::typed::Field;
+use super::typed::{AnyTable, Field};
 use weir_runtime::dsl::{GlobalKTable, JoinWindows, KStream, KTable, StreamJoined};
 
 pub(crate) type Stream = KStream<Value, Value>;
@@ -261,6 +261,37 @@ fn is_matched(p: &Value) -> bool {
 pub(crate) enum Target<'a> {
     Global(&'a Global),
     Local(&'a Table),
+}
+
+/// A `keep: left` lookup of a windowed table (its key's window that ended last at or before the
+/// record's time, at most one window size before it): the DSL's `left_join_window`, named
+/// `name`. The table value is `null` when there is no such window.
+pub(crate) fn lookup_window(
+    s: &Stream,
+    table: &AnyTable,
+    l: Lookup,
+    name: &Option<String>,
+    label: String,
+) -> Stream {
+    let application = l
+        .value
+        .as_ref()
+        .map(|e| e.application().to_owned())
+        .unwrap_or_default();
+    let f = LookupFn {
+        application,
+        value: l.value,
+        field: l.field,
+        label,
+    };
+    let out = match table {
+        AnyTable::Counts(t) => s.left_join_window(t, move |v, n: Option<i64>| {
+            joined(&f, v, n.map(Value::from))
+        }),
+        AnyTable::Windowed(t) => s.left_join_window(t, move |v, tv| joined(&f, v, tv)),
+        AnyTable::Plain(t) => s.left_join(t, move |v, tv| joined(&f, v, tv)),
+    };
+    named(out, name)
 }
 
 /// The lookup's nodes: the join (named `name`), and for `keep: unmatched` the filter dropping

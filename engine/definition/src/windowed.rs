@@ -17,12 +17,35 @@ use super::error::{DefinitionError, Pos};
 use super::failure;
 use super::format::Format;
 use super::ops::{self, Stream};
-use super::steps::{JoinKeep, Op, Step, StreamJoin};
+use super::steps::{JoinKeep, Keep, Lookup, Op, Step, StreamJoin};
 use super::typed::{AnyStream, AnyTable, GroupWindows, WindowedGroup};
 use super::windows::{Windowing, Windows};
 use weir_runtime::dsl::{EmitStrategy, Materialized, StreamJoined};
 
 impl Builder<'_> {
+    /// `lookup:` of a stream that ends in a windowed table (see `ops::lookup_window`): only
+    /// `keep: left`, on the record key.
+    pub(super) fn lookup_window(
+        &mut self,
+        s: &Stream,
+        table: &AnyTable,
+        l: Lookup,
+        name: &Option<String>,
+        pos: Pos,
+        label: String,
+    ) -> Result<Stream, DefinitionError> {
+        if l.keep != Keep::Left || l.key.is_some() || l.many.is_some() {
+            return Err(self.errs.at(
+                pos,
+                format!(
+                    "`{}` ends in a windowed table: a lookup of it is `keep: left` on the record key (it finds the key's window that ended last, at most one window size before the record); add `keep: left` and no `key:`/`keys:`",
+                    l.table.name
+                ),
+            ));
+        }
+        Ok(ops::lookup_window(s, table, l, name, label))
+    }
+
     /// Cuts the grouped stream of `flow` into the windows of `w`.
     pub(super) fn window(&mut self, flow: Flow, w: Windowing) -> Result<Flow, DefinitionError> {
         let At::Grouped(g) = &flow.at else {

@@ -12,6 +12,7 @@ mod ktable;
 mod lookup_many;
 mod options;
 mod stream_join;
+mod window_lookup;
 mod windowed;
 mod windows;
 

@@ -15,6 +15,7 @@ pub mod suppress;
 pub mod table;
 pub mod ttl;
 pub mod window_aggregate;
+pub mod window_lookup;
 
 use weir_core::error::{KeyOrValue, StreamsError};
 
