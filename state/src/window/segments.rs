@@ -73,6 +73,11 @@ impl Segments {
     }
 
     /// The largest time seen.
+    /// Takes `t` as the observed time without touching any store (a read-only view).
+    pub(crate) fn assume_observed(&mut self, t: i64) {
+        self.observed = Some(self.observed.map_or(t, |o| o.max(t)));
+    }
+
     pub(crate) fn observed(&self) -> Option<i64> {
         self.observed
     }

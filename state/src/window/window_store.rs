@@ -109,6 +109,24 @@ impl WindowStore {
         })
     }
 
+    /// A window store to read the store named `store` with, at a stream time the caller knows
+    /// (`observed`: a task's stream time): nothing is scanned to recover it, so this costs
+    /// nothing per use — for operators that read another operator's window store on every
+    /// record. Windows expired by `observed` and windows starting after it are invisible.
+    pub fn view_at(
+        config: WindowStoreConfig,
+        store: &str,
+        observed: i64,
+    ) -> Result<Self, StateError> {
+        let mut segments = Segments::new(store, config.retention_ms, config.segment_interval_ms)?;
+        segments.assume_observed(observed);
+        Ok(Self {
+            config,
+            segments,
+            scratch: Cell::default(),
+        })
+    }
+
     /// The store's config.
     pub fn config(&self) -> &WindowStoreConfig {
         &self.config

@@ -4,7 +4,7 @@
 //! For a record at `ts` it takes, of the key's windows whose end lies in `[ts - size, ts]`,
 //! the one that ends last (`size`: the window size, for sliding windows the time difference):
 //! the latest window over at `ts`, unless it ended more than one window size before. The store
-//! is read, never written: a [`WindowStore::read_only`] view is taken per record, so it sees
+//! is read, never written: a [`WindowStore::view_at`] view at the task's stream time is taken per record (no scan), so it sees
 //! the windows the aggregation keeps at that moment (those it expired, with an end before its
 //! stream time minus grace, are gone — a table read this way wants a grace of at least `size`).
 //! Stored values carry the 8-byte timestamp of their result before the value's bytes.
@@ -50,8 +50,10 @@ impl<K: Clone + 'static, V: 'static, VT: 'static, VR: Clone + Send + 'static>
             .serialize(&self.store, &probe)
             .map_err(super::as_key)?;
         kb.truncate(kb.len().saturating_sub(8));
+        // A view at the task's stream time: no scan of the store per record.
+        let stream_time = ctx.stream_time;
         let kv = ctx.local(self.index);
-        let windows = WindowStore::read_only(self.config, kv)?;
+        let windows = WindowStore::view_at(self.config, &self.store, stream_time)?;
         let from = ts.saturating_sub(self.size_ms.saturating_mul(2));
         let to = ts.saturating_sub(self.size_ms);
         let found = windows.backward_fetch_range(kv, &kb, from, to)?;
