@@ -44,6 +44,7 @@ pub use restore::{
 };
 pub use rocks::{
     Compression, PRIVATE_BLOCK_CACHE_BYTES, RocksDbConfig, RocksDbStore, SharedBlockCache,
+    SharedWriteBuffers,
 };
 pub use store::{KeyValueStore, KvIter, Offsets, Write, WriteBatch};
 pub use window::{SessionStore, SessionStoreConfig, WindowStore, WindowStoreConfig};

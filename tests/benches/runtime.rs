@@ -15,7 +15,9 @@
 //!   with 1 s commits, RocksDB window store; reported like `throughput`.
 //!
 //! Run: `cargo bench --profile dev -p weir-tests --bench runtime [-- throughput|restore|windowed]`
-//! (`WEIR_BENCH_RECORDS`, `WEIR_BENCH_RESTORE_RECORDS` change the sizes).
+//! (`WEIR_BENCH_RECORDS`, `WEIR_BENCH_RESTORE_RECORDS` change the sizes;
+//! `WEIR_BENCH_WRITE_BUFFER_BYTES` sets `rocksdb.write.buffer.bytes`, e.g. 0 to compare with no
+//! shared memtable budget; `restore` prints the process's peak RSS).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -51,6 +53,10 @@ fn config(
     c.set("state.dir", &state.display().to_string())?;
     c.set("session.timeout.ms", "6000")?;
     c.set("consumer.heartbeat.interval.ms", "500")?;
+    // The memtable budget to measure (`restore` compares it with 0, no shared budget).
+    if let Ok(v) = std::env::var("WEIR_BENCH_WRITE_BUFFER_BYTES") {
+        c.set("rocksdb.write.buffer.bytes", &v)?;
+    }
     for (k, v) in extra {
         c.set(k, v)?;
     }
@@ -339,10 +345,25 @@ fn restore(records: usize) -> Res<()> {
         "restore: start-to-answer {empty:.2} s with an empty changelog (count {c0}), {full:.2} s with {records} records (count {c1}, expected 8)"
     );
     println!(
-        "restore: {:.0} records/s",
-        records as f64 / (full - empty).max(1e-9)
+        "restore: {:.0} records/s, peak RSS of this process {} MB (rocksdb.write.buffer.bytes {})",
+        records as f64 / (full - empty).max(1e-9),
+        peak_rss_mb(),
+        std::env::var("WEIR_BENCH_WRITE_BUFFER_BYTES").unwrap_or_else(|_| "default".into())
     );
     Ok(())
+}
+
+/// The process's peak resident set (`VmHWM` of `/proc/self/status`), in MB; 0 elsewhere.
+fn peak_rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 fn main() -> Res<()> {

@@ -70,8 +70,9 @@ fn recommendations_list_recent_allowed_products_and_never_a_forbidden_one() {
             search("u2", "p-4", "toys", 4),
         ],
     );
-    // Searches reach the interests store through a repartition topic, requests directly: ask
-    // until the answer reflects all three searches of u1 (each request has its own id).
+    // Searches reach the interests stores through repartition topics, requests directly: ask
+    // until the answers reflect all three searches of u1 and the one of u2 (each request has
+    // its own id; users on other partitions catch up independently).
     let expected = vec!["p-3".to_owned(), "p-1".to_owned()];
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut answers: BTreeMap<String, Recommendations> = BTreeMap::new();
@@ -109,6 +110,9 @@ fn recommendations_list_recent_allowed_products_and_never_a_forbidden_one() {
         if answers
             .get(&format!("u1-{round}"))
             .is_some_and(|a| a.products == expected)
+            && answers
+                .get(&format!("u2-{round}"))
+                .is_some_and(|a| !a.products.is_empty())
         {
             let u2 = &answers[&format!("u2-{round}")];
             assert_eq!(u2.products, ["p-4"]);

@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use weir_state::{RocksDbConfig, SharedBlockCache};
+use weir_state::{RocksDbConfig, SharedBlockCache, SharedWriteBuffers};
 
 use crate::global_thread::GlobalUpdater;
 use crate::status::WorkerStatus;
@@ -284,8 +284,15 @@ impl KafkaStreams {
                 Duration::from_secs(30),
             )?;
         }
+        // One block cache and one memtable budget (charged to it) for every store of the
+        // worker: its RocksDB memory is bounded by `rocksdb.block.cache.bytes`.
+        let block_cache = SharedBlockCache::new(config.rocksdb_block_cache_bytes);
+        let write_buffers = (config.rocksdb_write_buffer_bytes > 0).then(|| {
+            SharedWriteBuffers::new(config.rocksdb_write_buffer_bytes, Some(&block_cache))
+        });
         let rocksdb = RocksDbConfig {
-            block_cache: Some(SharedBlockCache::new(config.rocksdb_block_cache_bytes)),
+            block_cache: Some(block_cache),
+            write_buffers,
             ..RocksDbConfig::default()
         };
         // Step 2

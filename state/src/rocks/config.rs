@@ -9,7 +9,9 @@
 
 use std::fmt;
 
-use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, DataBlockIndexType, Options};
+use rocksdb::{
+    BlockBasedOptions, Cache, DBCompressionType, DataBlockIndexType, Options, WriteBufferManager,
+};
 
 /// Bytes of the block cache a store gets when [`RocksDbConfig::block_cache`] is `None`.
 pub const PRIVATE_BLOCK_CACHE_BYTES: usize = 8 << 20;
@@ -50,6 +52,55 @@ impl fmt::Debug for SharedBlockCache {
     }
 }
 
+/// One budget for the memtables (write buffers) of every RocksDB store it is given to, charged
+/// to a [`SharedBlockCache`] when one is given, so that a worker's RocksDB memory is bounded by
+/// one number whatever its number of stores (Kafka Streams' `BoundedMemoryRocksDBConfig`).
+/// When the memtables together reach the budget, the largest is flushed early. Cloning shares
+/// the same budget.
+#[derive(Clone)]
+pub struct SharedWriteBuffers {
+    manager: WriteBufferManager,
+    capacity: usize,
+}
+
+impl SharedWriteBuffers {
+    /// A budget of `bytes` for memtables; with `charge_to`, memtable memory is also counted in
+    /// that block cache (blocks are evicted to make room), so cache and memtables share one
+    /// bound: the cache's capacity.
+    pub fn new(bytes: usize, charge_to: Option<&SharedBlockCache>) -> Self {
+        let manager = match charge_to {
+            Some(cache) => WriteBufferManager::new_write_buffer_manager_with_cache(
+                bytes,
+                false,
+                cache.cache.clone(),
+            ),
+            None => WriteBufferManager::new_write_buffer_manager(bytes, false),
+        };
+        Self {
+            manager,
+            capacity: bytes,
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes of memtables held now (a metric for operators).
+    pub fn usage(&self) -> usize {
+        self.manager.get_usage()
+    }
+}
+
+impl fmt::Debug for SharedWriteBuffers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedWriteBuffers")
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
 /// Block compression of SST files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
@@ -82,6 +133,9 @@ pub struct RocksDbConfig {
     /// The block cache; `None` gives the store a private LRU cache of
     /// [`PRIVATE_BLOCK_CACHE_BYTES`].
     pub block_cache: Option<SharedBlockCache>,
+    /// The memtable budget shared with the worker's other stores; `None`: each store's
+    /// memtables are bounded only by `write_buffer_size × max_write_buffer_number`.
+    pub write_buffers: Option<SharedWriteBuffers>,
     /// Bytes of one memtable (default 16 MiB).
     pub write_buffer_size: usize,
     /// Memtables kept before writes stall (default 3).
@@ -107,6 +161,7 @@ impl Default for RocksDbConfig {
     fn default() -> Self {
         Self {
             block_cache: None,
+            write_buffers: None,
             write_buffer_size: 16 << 20,
             max_write_buffer_number: 3,
             block_size: 4 << 10,
@@ -129,6 +184,9 @@ impl RocksDbConfig {
         // fill a memtable on its own: flushing all column families together keeps the WAL from
         // piling up behind it and keeps data and checkpoint in step on disk.
         opts.set_atomic_flush(true);
+        if let Some(wb) = &self.write_buffers {
+            opts.set_write_buffer_manager(&wb.manager);
+        }
         opts.set_max_background_jobs(self.max_background_jobs.max(1));
         opts.set_keep_log_file_num(2);
         opts

@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, FlushOptions, WriteOptions, properties};
 
-pub use config::{Compression, PRIVATE_BLOCK_CACHE_BYTES, RocksDbConfig, SharedBlockCache};
+pub use config::{
+    Compression, PRIVATE_BLOCK_CACHE_BYTES, RocksDbConfig, SharedBlockCache, SharedWriteBuffers,
+};
 
 use crate::keys::KeyRange;
 use crate::store::check_offsets;

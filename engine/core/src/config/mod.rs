@@ -166,8 +166,13 @@ pub struct StreamsConfig {
     /// KIP-695 semantics). 0 waits only while a partition has data on the broker not fetched
     /// yet; a positive value also waits that long for a caught-up partition; -1 never waits.
     pub max_task_idle_ms: i64,
-    /// `rocksdb.block.cache.bytes`, default 64 MiB.
+    /// `rocksdb.block.cache.bytes`, default 64 MiB: one block cache for every RocksDB store
+    /// of the worker.
     pub rocksdb_block_cache_bytes: usize,
+    /// `rocksdb.write.buffer.bytes`, default 32 MiB: one budget for the memtables of every
+    /// RocksDB store of the worker, charged to the block cache (so the block cache's size
+    /// bounds both); 0: no shared budget (each store's memtables bounded on their own).
+    pub rocksdb_write_buffer_bytes: usize,
     /// `http.addr` of the state inspection endpoint (e.g. `0.0.0.0:8080`); none when unset.
     pub http_addr: Option<String>,
     /// `application.server`: `host:port` other workers reach this one's endpoint at (Kafka
@@ -206,6 +211,7 @@ pub mod keys {
     pub const STATESTORE_CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
     pub const MAX_TASK_IDLE_MS: &str = "max.task.idle.ms";
     pub const ROCKSDB_BLOCK_CACHE_BYTES: &str = "rocksdb.block.cache.bytes";
+    pub const ROCKSDB_WRITE_BUFFER_BYTES: &str = "rocksdb.write.buffer.bytes";
     pub const HTTP_ADDR: &str = "http.addr";
     pub const APPLICATION_SERVER: &str = "application.server";
     pub const HTTP_TOKEN: &str = "http.token";
@@ -236,6 +242,7 @@ impl StreamsConfig {
             statestore_cache_max_bytes: 10 * 1024 * 1024,
             max_task_idle_ms: 0,
             rocksdb_block_cache_bytes: 64 * 1024 * 1024,
+            rocksdb_write_buffer_bytes: 32 * 1024 * 1024,
             http_addr: None,
             application_server: None,
             http_token: None,
@@ -332,6 +339,10 @@ impl fmt::Debug for StreamsConfig {
             )
             .field("max_task_idle_ms", &self.max_task_idle_ms)
             .field("rocksdb_block_cache_bytes", &self.rocksdb_block_cache_bytes)
+            .field(
+                "rocksdb_write_buffer_bytes",
+                &self.rocksdb_write_buffer_bytes,
+            )
             .field("http_addr", &self.http_addr)
             .field("application_server", &self.application_server)
             // The token is a secret: say whether one is set, never what it is.

@@ -47,6 +47,8 @@ const WEIR_KEYS: &[&str] = &[
     keys::DEAD_LETTER_TOPIC,
     keys::STATESTORE_CACHE_MAX_BYTES,
     keys::ROCKSDB_BLOCK_CACHE_BYTES,
+    keys::ROCKSDB_WRITE_BUFFER_BYTES,
+    keys::MAX_TASK_IDLE_MS,
     keys::HTTP_ADDR,
     keys::APPLICATION_SERVER,
     keys::HTTP_TOKEN,
@@ -128,6 +130,9 @@ impl StreamsConfig {
             }
             keys::ROCKSDB_BLOCK_CACHE_BYTES => {
                 self.rocksdb_block_cache_bytes = parse_num(value, 0).map_err(err)?;
+            }
+            keys::ROCKSDB_WRITE_BUFFER_BYTES => {
+                self.rocksdb_write_buffer_bytes = parse_num(value, 0).map_err(err)?;
             }
             keys::HTTP_ADDR => self.http_addr = optional(value),
             keys::APPLICATION_SERVER => self.application_server = optional(value),
