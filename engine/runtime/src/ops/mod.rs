@@ -13,6 +13,7 @@ pub mod stateless;
 pub mod stream_join;
 pub mod suppress;
 pub mod table;
+pub mod time_key;
 pub mod ttl;
 pub mod window_aggregate;
 pub mod window_lookup;

@@ -19,6 +19,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use super::late::LateRecords;
+use super::time_key::{from_ordered, ordered};
 use super::{count_null_key, count_skipped};
 use crate::node::{Ctx, InitCtx, Msg, Node, peek};
 use weir_core::error::StreamsError;
@@ -39,16 +40,6 @@ pub enum JoinKind {
     Inner,
     Left,
     Outer,
-}
-
-fn ordered(ts: i64) -> [u8; 8] {
-    ((ts as u64) ^ (1 << 63)).to_be_bytes()
-}
-
-fn from_ordered(b: &[u8]) -> i64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    (u64::from_be_bytes(a) ^ (1 << 63)) as i64
 }
 
 /// One side's node. `V` is this side's value type, `VO` the other side's; `left` says which
@@ -150,7 +141,7 @@ impl<
             if k.len() < 9 {
                 continue;
             }
-            let ts = from_ordered(&k);
+            let Some(ts) = from_ordered(&k) else { continue };
             let left = k[8] == 0;
             let after = if left == self.left {
                 self.after_ms

@@ -16,16 +16,12 @@
 use std::ops::Bound;
 
 use super::table::Change;
+use super::time_key::ordered;
 use crate::node::{Ctx, InitCtx, Msg, Node, peek, take};
 use weir_core::error::StreamsError;
 use weir_core::record::Headers;
 use weir_core::serde::SerdeRef;
 use weir_core::window::Windowed;
-
-/// `ts` as 8 bytes that sort like the numbers.
-fn ordered(ts: i64) -> [u8; 8] {
-    ((ts as u64) ^ (1 << 63)).to_be_bytes()
-}
 
 pub struct Suppress<K, V> {
     pub store: String,

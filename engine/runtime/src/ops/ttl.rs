@@ -10,17 +10,9 @@
 
 use std::ops::Bound;
 
+use super::time_key::{from_ordered, ordered};
 use weir_core::error::StreamsError;
 use weir_state::KeyValueStore;
-
-fn ordered(ts: i64) -> [u8; 8] {
-    ((ts as u64) ^ (1 << 63)).to_be_bytes()
-}
-
-fn from_ordered(b: &[u8]) -> Option<i64> {
-    let a: [u8; 8] = b.get(..8)?.try_into().ok()?;
-    Some((u64::from_be_bytes(a) ^ (1 << 63)) as i64)
-}
 
 /// The TTL of one store: its index store and the time to live.
 #[derive(Debug, Clone)]
